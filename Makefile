@@ -1,0 +1,74 @@
+# DashStream Operator — the one entry point.  `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/dashstream
+PYTHON  ?= python3
+VENV    ?= $(CACHE)/venv-py$(shell $(PYTHON) -c 'import sys;print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+PY      := $(VENV)/bin/python
+DEVENV  := $(PYTHON) scripts/env/devenv.py
+ENV_SH  := .dev/env.sh
+# Run a command inside the local environment (KUBECONFIG, KAFKA_BOOTSTRAP_SERVERS, tools on PATH).
+IN_ENV  := source $(ENV_SH) && PATH="$(VENV)/bin:$$PATH"
+PYTEST_ARGS ?=
+
+.PHONY: help venv env-up env-down env-status env-clean test test-unit test-integration test-e2e \
+        lint generate check-generated demo bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+# The virtualenv lives in the cache, keyed by Python version; reinstalled when pyproject changes.
+$(VENV)/.installed: pyproject.toml
+	@echo "[venv] creating $(VENV) and installing the project (editable, with dev tools)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed ## create/refresh the virtualenv
+
+env-up: venv ## build (first time) and start etcd, kube-apiserver, kube-controller-manager, Kafka
+	@PATH="$(VENV)/bin:$$PATH" $(PY) scripts/env/devenv.py up
+
+env-down: ## stop every process env-up started (by pid)
+	@$(DEVENV) down
+
+env-status: ## what runs, where, tool versions
+	@$(DEVENV) status
+
+env-clean: ## env-down, then delete the cluster and broker data in .dev/
+	@$(DEVENV) clean
+
+generate: venv ## regenerate every generated copy (CRDs, protobuf code, dashboards, chart, manifests)
+	@$(PY) scripts/generate.py
+
+check-generated: venv ## fail when a committed generated copy differs from its source
+	@$(PY) scripts/generate.py --check
+
+lint: venv ## ruff + mypy
+	@$(VENV)/bin/ruff check operator workloads tests scripts
+	@$(VENV)/bin/mypy
+
+test: env-up ## the whole suite (unit, integration, e2e) against the real environment
+	@$(MAKE) --no-print-directory check-generated
+	@$(IN_ENV) && scripts/run-pytest.sh tests $(PYTEST_ARGS)
+
+test-unit: venv ## unit tests only (no environment needed)
+	@PATH="$(VENV)/bin:$$PATH" scripts/run-pytest.sh tests/unit $(PYTEST_ARGS)
+
+test-integration: env-up ## integration tests against the real API server and broker
+	@$(IN_ENV) && scripts/run-pytest.sh tests/integration $(PYTEST_ARGS)
+
+test-e2e: env-up ## the end-to-end suite (KUBECONFIG may point at any cluster)
+	@$(IN_ENV) && scripts/run-pytest.sh tests/e2e $(PYTEST_ARGS)
+
+demo: env-up ## bring everything up and show it working end to end
+	@$(IN_ENV) && $(PY) scripts/demo.py
+
+bench: env-up ## benchmarks: print figures and ratios measured side by side
+	@$(IN_ENV) && $(PY) -m benchmarks
+
+clean: ## remove local build leftovers (not the cache, not .dev)
+	@rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache test-artifacts

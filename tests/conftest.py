@@ -1,0 +1,147 @@
+"""Shared fixtures: a real API server bound to a fresh namespace, a real Kafka broker.
+
+A missing real part fails the test with the command that provides it (`make env-up`);
+nothing is skipped quietly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+from kubernetes.dynamic import DynamicClient
+
+from support.env import HINT, REPO, require_env
+from support.kube import install_crds
+from support.wait import wait_until
+
+OUR_PLURALS = ("dashstreampipelines", "alertrulesets", "dashboardsets")
+
+
+def random_name(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+# --- Kubernetes -----------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def kube_api() -> Iterator[client.ApiClient]:
+    """An API client for the cluster in KUBECONFIG (the local control plane by default)."""
+    kubeconfig = require_env("KUBECONFIG")
+    try:
+        api = config.new_client_from_config(config_file=kubeconfig)
+        client.VersionApi(api).get_code(_request_timeout=5)
+    except Exception as exc:  # noqa: BLE001 - turned into an actionable failure
+        pytest.fail(f"Kubernetes API server in {kubeconfig} unreachable ({exc}): {HINT}",
+                    pytrace=False)
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def dyn(kube_api: client.ApiClient) -> DynamicClient:
+    return DynamicClient(kube_api)
+
+
+@pytest.fixture(scope="session")
+def crds_installed(dyn: DynamicClient, kube_api: client.ApiClient) -> list[str]:
+    """Every CRD of crds/ applied (server-side) and Established."""
+    paths = sorted((REPO / "crds").glob("*.yaml"))
+    if not paths:
+        pytest.fail("crds/ holds no CRD: run `make generate`", pytrace=False)
+    return install_crds(dyn, kube_api, paths)
+
+
+def _release_our_objects(api: client.ApiClient, namespace: str) -> None:
+    """Drop finalizers of our CRs so a namespace deletes even with no operator running."""
+    custom = client.CustomObjectsApi(api)
+    for plural in OUR_PLURALS:
+        try:
+            items = custom.list_namespaced_custom_object(
+                "dashstream.io", "v1alpha1", namespace, plural)["items"]
+        except client.ApiException:
+            continue  # CRD not installed in this run
+        for item in items:
+            if item["metadata"].get("finalizers"):
+                custom.patch_namespaced_custom_object(
+                    "dashstream.io", "v1alpha1", namespace, plural, item["metadata"]["name"],
+                    {"metadata": {"finalizers": None}})
+
+
+@pytest.fixture
+def namespace(kube_api: client.ApiClient) -> Iterator[str]:
+    """A fresh random namespace for one test, deleted afterwards."""
+    core = client.CoreV1Api(kube_api)
+    name = random_name("t")
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+        name=name,
+        labels={"dashstream.io/test": "true",
+                "pod-security.kubernetes.io/enforce": "restricted"})))
+    yield name
+    _release_our_objects(kube_api, name)
+    core.delete_namespace(name, propagation_policy="Background")
+
+
+# --- Kafka ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    return require_env("KAFKA_BOOTSTRAP_SERVERS")
+
+
+@pytest.fixture(scope="session")
+def kafka_admin(kafka_bootstrap: str) -> Any:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap, "socket.timeout.ms": 5000})
+    try:
+        admin.list_topics(timeout=10)
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"Kafka broker at {kafka_bootstrap} unreachable ({exc}): {HINT}",
+                    pytrace=False)
+    return admin
+
+
+@pytest.fixture
+def topic_factory(kafka_admin: Any) -> Iterator[Callable[..., str]]:
+    """create(suffix, partitions=1, config=None) -> a uniquely named real topic.
+
+    Every topic made here is deleted at the end of the test.
+    """
+    from confluent_kafka.admin import NewTopic
+
+    made: list[str] = []
+
+    def create(suffix: str = "topic", partitions: int = 1,
+               config: dict[str, str] | None = None) -> str:
+        name = random_name(f"t-{suffix}")
+        futures = kafka_admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1,
+                      config=config or {})], operation_timeout=30)
+        futures[name].result(timeout=30)
+        made.append(name)
+        return name
+
+    yield create
+    if made:
+        for f in kafka_admin.delete_topics(made, operation_timeout=30).values():
+            try:
+                f.result(timeout=30)
+            except Exception:  # noqa: BLE001 - the test may have deleted it already
+                pass
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests save screenshots and logs for a person to look at."""
+    path = Path(os.environ.get("DASHSTREAM_TEST_ARTIFACTS", REPO / "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+__all__ = ["random_name", "wait_until"]
