@@ -1,0 +1,1 @@
+"""kopf handlers: thin adapters from events and timers to the reconcilers."""

@@ -1,0 +1,94 @@
+"""The resync loop: every interval, reconcile every pipeline from one LIST.
+
+Why not ``@kopf.timer``: kopf puts a finalizer on every object that has a timer or
+daemon, and a finalizer on a ``Retain`` pipeline would block namespace deletion
+whenever the operator is gone (Strimzi's most-reported problem). One operator-level
+loop needs no finalizer, costs one LIST per interval, and is where out-of-band
+changes in Kafka are found and put back (as Strimzi's full reconciliation does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import os
+from typing import Any
+
+import kopf
+from kubernetes import client
+
+from dashstream_operator.handlers.pipeline import claims_index, reconcile
+from dashstream_operator.handlers.startup import RESYNC_SECONDS
+from dashstream_operator.models import GROUP, PIPELINE, VERSION
+
+__all__ = ["list_pipelines", "resync_once"]
+
+log = logging.getLogger(__name__)
+CONCURRENCY = int(os.environ.get("DASHSTREAM_RESYNC_CONCURRENCY", "8"))
+
+
+def list_pipelines(custom: client.CustomObjectsApi) -> list[dict[str, Any]]:
+    """Pipelines of the watched namespaces (one LIST each, or one cluster-wide)."""
+    namespaces = [n for n in os.environ.get("DASHSTREAM_WATCH_NAMESPACES", "").split(",") if n]
+    if not namespaces:
+        items: list[dict[str, Any]] = custom.list_cluster_custom_object(
+            GROUP, VERSION, PIPELINE.plural)["items"]
+        return items
+    out: list[dict[str, Any]] = []
+    for ns in namespaces:
+        out += custom.list_namespaced_custom_object(GROUP, VERSION, ns, PIPELINE.plural)["items"]
+    return out
+
+
+def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo,
+                       claims: dict[str, Any]) -> None:
+    try:
+        reconcile(kopf.Body(body), memo, claims, repair=True)
+    except (kopf.TemporaryError, kopf.PermanentError) as exc:
+        # Already reported in status; the next tick tries again.
+        log.info("resync of %s/%s: %s", body["metadata"].get("namespace"),
+                 body["metadata"].get("name"), exc)
+    except Exception:  # noqa: BLE001 - one bad object must not stop the loop
+        log.exception("resync of %s/%s failed", body["metadata"].get("namespace"),
+                      body["metadata"].get("name"))
+
+
+async def resync_once(memo: kopf.Memo) -> int:
+    loop = asyncio.get_running_loop()
+    bodies = await loop.run_in_executor(None, list_pipelines, memo.kube.custom)
+    live = [b for b in bodies if not b["metadata"].get("deletionTimestamp")]
+    claims = claims_index(live)
+    sem = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(body: dict[str, Any]) -> None:
+        async with sem:
+            # copy_context: kopf.event() needs the operator's event queue (a context var).
+            ctx = contextvars.copy_context()
+            await loop.run_in_executor(None, ctx.run, _reconcile_quietly, body, memo, claims)
+
+    await asyncio.gather(*(one(b) for b in live))
+    return len(live)
+
+
+async def _loop(memo: kopf.Memo) -> None:
+    while True:
+        await asyncio.sleep(RESYNC_SECONDS)  # the loop's own cadence, not a retry wait
+        try:
+            await resync_once(memo)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - e.g. the API server restarting: next tick
+            log.exception("resync pass failed; retrying in %.0fs", RESYNC_SECONDS)
+
+
+@kopf.on.startup(id="resync-start")
+async def start_resync(memo: kopf.Memo, **_: Any) -> None:
+    memo.resync_task = asyncio.create_task(_loop(memo))
+
+
+@kopf.on.cleanup(id="resync-stop")
+async def stop_resync(memo: kopf.Memo, **_: Any) -> None:
+    task = getattr(memo, "resync_task", None)
+    if task is not None:
+        task.cancel()

@@ -1,0 +1,1 @@
+"""Kafka: pure topic planning, client configuration and the admin I/O layer."""

@@ -1,0 +1,185 @@
+"""Kafka admin I/O: describe, create, grow, configure and delete topics in batches.
+
+One admin request per operation kind per pipeline (confluent-kafka sends one
+protocol request per call and completes each topic's future separately), and every
+call carries a timeout so an unreachable broker becomes ``KafkaUnavailable`` quickly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+    ResourceType,
+)
+
+from dashstream_operator.kafka.plan import ObservedTopic, TopicPlan
+
+__all__ = ["AdminPool", "KafkaAdmin", "KafkaUnavailable", "TopicError"]
+
+log = logging.getLogger(__name__)
+
+INVALID_TOPIC_CONFIG = "InvalidTopicConfig"
+KAFKA_ERROR = "KafkaError"
+_INVALID_CODES = {
+    KafkaError.INVALID_CONFIG, KafkaError.INVALID_REQUEST, KafkaError.POLICY_VIOLATION,
+    KafkaError.INVALID_PARTITIONS, KafkaError.INVALID_REPLICATION_FACTOR,
+    KafkaError.TOPIC_EXCEPTION, KafkaError._INVALID_ARG,
+}
+
+
+class KafkaUnavailable(Exception):
+    """The broker could not be reached or did not answer in time."""
+
+
+@dataclass(frozen=True)
+class TopicError:
+    topic: str
+    reason: str  # InvalidTopicConfig | KafkaError
+    message: str
+
+
+def _error_of(exc: BaseException) -> tuple[str, str, bool]:
+    """(reason, message, transient) of a per-topic admin failure."""
+    err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    if isinstance(err, KafkaError):
+        if err.code() in _INVALID_CODES:
+            return INVALID_TOPIC_CONFIG, err.str(), False
+        transient = err.retriable() or err.code() in (
+            KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN)
+        return KAFKA_ERROR, err.str(), transient
+    return KAFKA_ERROR, str(exc), False
+
+
+class KafkaAdmin:
+    """Topic operations against one Kafka cluster (one AdminClient, reused)."""
+
+    def __init__(self, conf: Mapping[str, str], timeout: float = 10.0) -> None:
+        self.timeout = timeout
+        base = {"socket.timeout.ms": str(int(timeout * 1000)), "log_level": "3",
+                "reconnect.backoff.max.ms": "2000"}
+        # error_cb: connection errors are reported through KafkaUnavailable and status;
+        # librdkafka's own stderr lines would only repeat them (with the broker address).
+        self._client = AdminClient({**base, **conf, "error_cb": lambda _e: None})
+
+    def _check(self, futures: Mapping[Any, Any]) -> dict[str, BaseException | None]:
+        out: dict[str, BaseException | None] = {}
+        for key, fut in futures.items():
+            name = key.name if isinstance(key, ConfigResource) else key
+            try:
+                fut.result(timeout=self.timeout * 3)
+                out[name] = None
+            except Exception as exc:  # noqa: BLE001 - classified by the caller
+                out[name] = exc
+        return out
+
+    def describe(self, names: Iterable[str]) -> dict[str, ObservedTopic | None]:
+        names = list(names)
+        try:
+            md = self._client.list_topics(timeout=self.timeout)
+        except KafkaException as exc:
+            raise KafkaUnavailable(_error_of(exc)[1]) from exc
+        observed: dict[str, ObservedTopic | None] = {n: None for n in names}
+        existing = [n for n in names if n in md.topics and md.topics[n].error is None]
+        if not existing:
+            return observed
+        resources = [ConfigResource(ResourceType.TOPIC, n) for n in existing]
+        configs = self._client.describe_configs(resources, request_timeout=self.timeout)
+        for res, fut in configs.items():
+            try:
+                entries = fut.result(timeout=self.timeout * 3)
+            except KafkaException as exc:
+                reason, msg, transient = _error_of(exc)
+                if transient:
+                    raise KafkaUnavailable(msg) from exc
+                continue  # deleted between the two calls: reported as missing
+            parts = md.topics[res.name].partitions
+            rf = len(parts[0].replicas) if parts else 0
+            observed[res.name] = ObservedTopic(
+                res.name, len(parts), rf, {k: e.value for k, e in entries.items()})
+        return observed
+
+    def apply(self, plan: TopicPlan) -> list[TopicError]:
+        """Execute a plan; per-topic failures are returned, an unreachable broker raises."""
+        errors: list[TopicError] = []
+        results: dict[str, BaseException | None] = {}
+        if plan.create:
+            results |= self._check(self._client.create_topics(
+                [NewTopic(t.name, num_partitions=t.partitions,
+                          replication_factor=t.replication_factor or -1, config=dict(t.config))
+                 for t in plan.create],
+                operation_timeout=self.timeout, request_timeout=self.timeout))
+        if plan.add_partitions:
+            results |= self._check(self._client.create_partitions(
+                [NewPartitions(n, p) for n, p in plan.add_partitions.items()],
+                operation_timeout=self.timeout, request_timeout=self.timeout))
+        if plan.alter_configs:
+            results |= self._check(self._client.incremental_alter_configs(
+                [ConfigResource(ResourceType.TOPIC, n, incremental_configs=[
+                    ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                    for k, v in sorted(cfg.items())]) for n, cfg in plan.alter_configs.items()],
+                request_timeout=self.timeout))
+        for name, exc in results.items():
+            if exc is None:
+                continue
+            reason, msg, transient = _error_of(exc)
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue  # created concurrently (e.g. by our previous, killed run): fine
+            if transient:
+                raise KafkaUnavailable(msg) from exc
+            errors.append(TopicError(name, reason, msg))
+        return errors
+
+    def delete(self, names: Iterable[str]) -> list[TopicError]:
+        names = list(names)
+        if not names:
+            return []
+        try:
+            futures = self._client.delete_topics(names, operation_timeout=self.timeout,
+                                                 request_timeout=self.timeout)
+        except KafkaException as exc:
+            raise KafkaUnavailable(_error_of(exc)[1]) from exc
+        errors = []
+        for name, exc in self._check(futures).items():
+            if exc is None:
+                continue
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                continue  # already gone: the goal is reached
+            reason, msg, transient = _error_of(exc)
+            if transient:
+                raise KafkaUnavailable(msg) from exc
+            errors.append(TopicError(name, reason, msg))
+        return errors
+
+
+class AdminPool:
+    """One KafkaAdmin per distinct client configuration, shared across reconciles.
+
+    Keys are a hash of the configuration, so credentials are never kept as dict keys
+    in logs or reprs.
+    """
+
+    def __init__(self, timeout: float = 10.0) -> None:
+        self._timeout = timeout
+        self._admins: dict[int, KafkaAdmin] = {}
+        self._lock = threading.Lock()
+
+    def get(self, conf: Mapping[str, str]) -> KafkaAdmin:
+        key = hash(frozenset(conf.items()))
+        with self._lock:
+            if key not in self._admins:
+                self._admins[key] = KafkaAdmin(conf, self._timeout)
+            return self._admins[key]

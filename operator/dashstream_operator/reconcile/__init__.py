@@ -1,0 +1,1 @@
+"""Reconcilers: read, plan, apply and report — no kopf imports."""
