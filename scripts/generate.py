@@ -6,6 +6,7 @@
   workloads/.../dashstream.proto       ->  *_pb2.py, *_pb2.pyi
   operator/dashstream_operator/dashboards (Python)  ->  dashboards/*.json
   the metrics contract                 ->  docs/metrics.md
+  workloads/.../settings.py            ->  docs/configuration.md
   crds/, alert-rules/, dashboards/     ->  charts/dashstream-operator/{crds,files}/
   the chart (helm template)            ->  manifests/install/
 
@@ -29,6 +30,8 @@ def steps(check: bool) -> list[tuple[str, list[str]]]:
         ("protobuf code", [PY, "scripts/gen_proto.py", *(["--check"] if check else [])]),
         ("dashboards", [PY, "-m", "dashstream_operator.dashboards", mode, "dashboards"]),
         ("metrics docs", [PY, "scripts/gen_metrics_doc.py", *(["--check"] if check else [])]),
+        ("configuration docs",
+         [PY, "scripts/gen_config_doc.py", *(["--check"] if check else [])]),
     ]
     chart_gen = REPO / "scripts/gen_chart.py"
     if chart_gen.exists():

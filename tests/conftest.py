@@ -6,6 +6,7 @@ nothing is skipped quietly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -36,7 +37,7 @@ def kube_api() -> Iterator[client.ApiClient]:
     try:
         api = config.new_client_from_config(config_file=kubeconfig)
         client.VersionApi(api).get_code(_request_timeout=5)
-    except Exception as exc:  # noqa: BLE001 - turned into an actionable failure
+    except Exception as exc:
         pytest.fail(f"Kubernetes API server in {kubeconfig} unreachable ({exc}): {HINT}",
                     pytrace=False)
     yield api
@@ -101,7 +102,7 @@ def kafka_admin(kafka_bootstrap: str) -> Any:
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap, "socket.timeout.ms": 5000})
     try:
         admin.list_topics(timeout=10)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.fail(f"Kafka broker at {kafka_bootstrap} unreachable ({exc}): {HINT}",
                     pytrace=False)
     return admin
@@ -130,10 +131,8 @@ def topic_factory(kafka_admin: Any) -> Iterator[Callable[..., str]]:
     yield create
     if made:
         for f in kafka_admin.delete_topics(made, operation_timeout=30).values():
-            try:
+            with contextlib.suppress(Exception):  # the test may have deleted it already
                 f.result(timeout=30)
-            except Exception:  # noqa: BLE001 - the test may have deleted it already
-                pass
 
 
 @pytest.fixture(scope="session")

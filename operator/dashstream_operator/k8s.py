@@ -56,9 +56,9 @@ class Kube:
 
     def get_cr(self, kind: KindInfo, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            obj = self.custom.get_namespaced_custom_object(
                 GROUP, VERSION, namespace, kind.plural, name)
-            return obj
+            return dict(obj)  # type: ignore[call-overload]
         except client.ApiException as exc:
             if exc.status == 404:
                 return None
@@ -87,7 +87,7 @@ class Kube:
             return True
         except ResourceNotFoundError:
             # Discovery is cached: look again in case the CRD was installed since.
-            self.dyn.resources.invalidate_cache()  # type: ignore[attr-defined]
+            self.dyn.resources.invalidate_cache()
             try:
                 self.dyn.resources.get(api_version=api_version, kind=kind)
                 return True

@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DASHSTREAM_WATCH_NAMESPACES"] = ",".join(args.namespace)
     import kopf
 
-    import dashstream_operator.handlers.pipeline  # noqa: F401 - registers handlers
-    import dashstream_operator.handlers.resync  # noqa: F401
+    import dashstream_operator.handlers.pipeline
+    import dashstream_operator.handlers.resync
     import dashstream_operator.handlers.startup  # noqa: F401
 
     formats = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN,

@@ -27,7 +27,11 @@ K8S_TARGETS = [
     "go.etcd.io/etcd/server/v3",
 ]
 K8S_BINARIES = ["kube-apiserver", "kube-controller-manager", "kubectl", "etcd"]
-APT_PACKAGES = {"promtool": "prometheus", "prometheus": "prometheus", "redis-server": "redis-server"}
+APT_PACKAGES = {
+    "promtool": "prometheus", "prometheus": "prometheus", "redis-server": "redis-server",
+    # headless browser for the websocket-server viewer test (tests/integration/workloads)
+    "chromium": "chromium",
+}
 
 
 def _stamp(files: list[Path], extra: str) -> str:
@@ -62,10 +66,9 @@ def _go_build_with_progress(cwd: Path, args: list[str], targets: list[str], labe
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )
     assert proc.stderr is not None
-    done, last_pct, last_t, tail = 0, -1, time.monotonic(), []
-    for line in proc.stderr:
-        done += 1
-        tail = (tail + [line.rstrip()])[-30:]
+    last_pct, last_t, tail = -1, time.monotonic(), []
+    for done, line in enumerate(proc.stderr, start=1):
+        tail = [*tail, line.rstrip()][-30:]
         pct = min(99, done * 100 // total)
         if pct >= last_pct + 5 or time.monotonic() - last_t > 60:
             say(f"{label}: {pct:3d}% ({done}/{total} packages)  {line.strip()[:60]}")

@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import builds  # noqa: E402
-from envlib import CACHE, DEV, KAFKA_PORT, LOGS, die, say, tool_paths  # noqa: E402
-from pki import KUBECONFIG, ensure_pki  # noqa: E402
-from procs import BY_NAME, PROCS, pid_of, start, stop  # noqa: E402
+import builds
+from envlib import CACHE, DEV, KAFKA_PORT, LOGS, die, say, tool_paths
+from pki import KUBECONFIG, ensure_pki
+from procs import BY_NAME, PROCS, pid_of, start, stop
 
 ENV_SH = DEV / "env.sh"
 

@@ -7,6 +7,7 @@ what `up` started and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -20,8 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envlib import (
-    APISERVER_PORT, DEV, ETCD_CLIENT_PORT, ETCD_PEER_PORT, KAFKA_CONTROLLER_PORT, KAFKA_PORT,
-    LOGS, RUN, kafka_dir, say, tool_paths,
+    APISERVER_PORT,
+    DEV,
+    ETCD_CLIENT_PORT,
+    ETCD_PEER_PORT,
+    KAFKA_CONTROLLER_PORT,
+    KAFKA_PORT,
+    LOGS,
+    RUN,
+    kafka_dir,
+    say,
+    tool_paths,
 )
 from pki import KUBECONFIG, PKI
 
@@ -90,10 +100,8 @@ def stop(p: Proc) -> bool:
             return True
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
                 return True
             time.sleep(0.2)
@@ -153,7 +161,7 @@ def kafka_healthy() -> bool:
                              "socket.timeout.ms": 2000, "log_level": 0})
         admin.list_topics(timeout=2)
         return True
-    except Exception:  # noqa: BLE001 - any failure just means "not yet"
+    except Exception:
         return False
 
 

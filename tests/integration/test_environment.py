@@ -14,6 +14,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
+from support.env import REPO
 from support.kube import apply, get_or_none, install_crds
 from support.wait import wait_until
 
@@ -114,10 +115,8 @@ def test_kafka_topic_with_three_partitions(kafka_admin: Any, topic_factory: Any)
 
 
 def test_pinned_tool_versions() -> None:
-    versions = dict(
-        line.split("=", 1) for line in open("scripts/env/versions.env").read().splitlines()
-        if line and not line.startswith("#")
-    )
+    lines = (REPO / "scripts/env/versions.env").read_text().splitlines()
+    versions = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
     kubectl = os.environ.get("KUBECTL", "kubectl")
     out = subprocess.run([kubectl, "version", "-o", "json"], capture_output=True, text=True,
                          check=True).stdout

@@ -35,7 +35,7 @@ def wait_until(
             if value:
                 return value, time.monotonic() - start
             last = value
-        except Exception as exc:  # noqa: BLE001 - reported below if it never passes
+        except Exception as exc:
             last = exc
         if time.monotonic() - start > timeout:
             raise WaitTimeout(f"{what} not reached within {timeout:.0f}s; last seen: {last!r}")

@@ -15,9 +15,9 @@ from typing import Any
 import kopf
 
 from dashstream_operator.handlers.startup import object_lock
+from dashstream_operator.k8s import Kube, SecretMissing
 from dashstream_operator.kafka.admin import KafkaUnavailable
 from dashstream_operator.kafka.config import admin_config
-from dashstream_operator.k8s import Kube, SecretMissing
 from dashstream_operator.models import (
     GROUP,
     PIPELINE,
@@ -44,6 +44,11 @@ def _claim_key(bootstrap: str, topic: str) -> str:
 def topic_claims(spec: Any, meta: Any, status: Any, namespace: str, name: str,
                  **_: Any) -> dict[str, Claim]:
     """(Kafka cluster, topic) -> the pipelines declaring it, to find the older claim."""
+    return claims_of(spec, meta, status, namespace, name)
+
+
+def claims_of(spec: Mapping[str, Any], meta: Mapping[str, Any], status: Mapping[str, Any],
+              namespace: str, name: str) -> dict[str, Claim]:
     try:
         model = DashStreamPipelineSpec.from_body({"spec": dict(spec)})
     except SpecError:
@@ -60,10 +65,8 @@ def claims_index(bodies: Iterable[Mapping[str, Any]]) -> dict[str, list[Claim]]:
     out: dict[str, list[Claim]] = {}
     for b in bodies:
         meta = b.get("metadata", {})
-        for key, claim in topic_claims(spec=b.get("spec") or {}, meta=meta,
-                                       status=b.get("status") or {},
-                                       namespace=meta.get("namespace", ""),
-                                       name=meta.get("name", "")).items():
+        for key, claim in claims_of(b.get("spec") or {}, meta, b.get("status") or {},
+                                    meta.get("namespace", ""), meta.get("name", "")).items():
             out.setdefault(key, []).append(claim)
     return out
 
@@ -77,7 +80,7 @@ def _claims_for(spec: DashStreamPipelineSpec,
 def reconcile(body: kopf.Body, memo: kopf.Memo,
               topic_claims: Mapping[str, Iterable[Claim]], repair: bool) -> None:
     kube: Kube = memo.kube
-    ns, name, uid = body.metadata.namespace, body.metadata.name, body.metadata.uid
+    ns, uid = str(body.metadata.namespace), str(body.metadata.uid)
     generation = body.metadata.get("generation")
     old = DashStreamPipelineStatus.from_body(body)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -117,7 +120,7 @@ def reconcile(body: kopf.Body, memo: kopf.Memo,
 def _write(kube: Kube, body: kopf.Body, new: DashStreamPipelineStatus) -> None:
     patch = status_patch(body.get("status"), new)
     if patch is not None:
-        kube.patch_status(PIPELINE, body.metadata.namespace, body.metadata.name, patch)
+        kube.patch_status(PIPELINE, str(body.metadata.namespace), str(body.metadata.name), patch)
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="pipeline-resume")
@@ -141,7 +144,7 @@ def delete_topics(body: kopf.Body, memo: kopf.Memo, topic_claims: kopf.Index[str
     kube: Kube = memo.kube
     ns, uid = body.metadata.namespace, body.metadata.uid
     spec = DashStreamPipelineSpec.from_body(body)
-    mine, _ = owned_topics(spec, uid, _claims_for(spec, topic_claims))
+    mine, _lost = owned_topics(spec, uid, _claims_for(spec, topic_claims))
     try:
         admin = memo.kafka.get(admin_config(spec.kafka, lambda ref: kube.read_secret(ns, ref)))
         errors = admin.delete(t.name for t in mine)

@@ -32,12 +32,12 @@ def list_pipelines(custom: client.CustomObjectsApi) -> list[dict[str, Any]]:
     """Pipelines of the watched namespaces (one LIST each, or one cluster-wide)."""
     namespaces = [n for n in os.environ.get("DASHSTREAM_WATCH_NAMESPACES", "").split(",") if n]
     if not namespaces:
-        items: list[dict[str, Any]] = custom.list_cluster_custom_object(
-            GROUP, VERSION, PIPELINE.plural)["items"]
-        return items
+        listing: Any = custom.list_cluster_custom_object(GROUP, VERSION, PIPELINE.plural)
+        return list(listing["items"])
     out: list[dict[str, Any]] = []
     for ns in namespaces:
-        out += custom.list_namespaced_custom_object(GROUP, VERSION, ns, PIPELINE.plural)["items"]
+        listing = custom.list_namespaced_custom_object(GROUP, VERSION, ns, PIPELINE.plural)
+        out += listing["items"]
     return out
 
 
@@ -49,7 +49,7 @@ def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo,
         # Already reported in status; the next tick tries again.
         log.info("resync of %s/%s: %s", body["metadata"].get("namespace"),
                  body["metadata"].get("name"), exc)
-    except Exception:  # noqa: BLE001 - one bad object must not stop the loop
+    except Exception:
         log.exception("resync of %s/%s failed", body["metadata"].get("namespace"),
                       body["metadata"].get("name"))
 
@@ -78,7 +78,7 @@ async def _loop(memo: kopf.Memo) -> None:
             await resync_once(memo)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - e.g. the API server restarting: next tick
+        except Exception:
             log.exception("resync pass failed; retrying in %.0fs", RESYNC_SECONDS)
 
 

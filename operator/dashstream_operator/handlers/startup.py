@@ -9,8 +9,8 @@ from typing import Any
 
 import kopf
 
-from dashstream_operator.kafka.admin import AdminPool
 from dashstream_operator.k8s import Kube
+from dashstream_operator.kafka.admin import AdminPool
 
 __all__ = ["RESYNC_SECONDS", "object_lock"]
 

@@ -71,7 +71,8 @@ class KafkaAdmin:
                 "reconnect.backoff.max.ms": "2000"}
         # error_cb: connection errors are reported through KafkaUnavailable and status;
         # librdkafka's own stderr lines would only repeat them (with the broker address).
-        self._client = AdminClient({**base, **conf, "error_cb": lambda _e: None})
+        full: dict[str, Any] = {**base, **conf, "error_cb": lambda _e: None}
+        self._client = AdminClient(full)
 
     def _check(self, futures: Mapping[Any, Any]) -> dict[str, BaseException | None]:
         out: dict[str, BaseException | None] = {}
@@ -80,7 +81,7 @@ class KafkaAdmin:
             try:
                 fut.result(timeout=self.timeout * 3)
                 out[name] = None
-            except Exception as exc:  # noqa: BLE001 - classified by the caller
+            except Exception as exc:
                 out[name] = exc
         return out
 
@@ -100,7 +101,7 @@ class KafkaAdmin:
             try:
                 entries = fut.result(timeout=self.timeout * 3)
             except KafkaException as exc:
-                reason, msg, transient = _error_of(exc)
+                _, msg, transient = _error_of(exc)
                 if transient:
                     raise KafkaUnavailable(msg) from exc
                 continue  # deleted between the two calls: reported as missing
@@ -151,16 +152,16 @@ class KafkaAdmin:
                                                  request_timeout=self.timeout)
         except KafkaException as exc:
             raise KafkaUnavailable(_error_of(exc)[1]) from exc
-        errors = []
-        for name, exc in self._check(futures).items():
-            if exc is None:
+        errors: list[TopicError] = []
+        for name, failure in self._check(futures).items():
+            if failure is None:
                 continue
-            err = exc.args[0] if exc.args else None
+            err = failure.args[0] if failure.args else None
             if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                 continue  # already gone: the goal is reached
-            reason, msg, transient = _error_of(exc)
+            reason, msg, transient = _error_of(failure)
             if transient:
-                raise KafkaUnavailable(msg) from exc
+                raise KafkaUnavailable(msg) from failure
             errors.append(TopicError(name, reason, msg))
         return errors
 

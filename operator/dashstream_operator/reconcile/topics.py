@@ -11,10 +11,10 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from dashstream_operator.k8s import SecretMissing
 from dashstream_operator.kafka.admin import AdminPool, KafkaUnavailable
 from dashstream_operator.kafka.config import SecretReader, admin_config
 from dashstream_operator.kafka.plan import ObservedTopic, plan_topics, topic_state
-from dashstream_operator.k8s import SecretMissing
 from dashstream_operator.models import DashStreamPipelineSpec, ResolvedTopic, TopicStatus
 
 __all__ = ["Claim", "TopicsOutcome", "owned_topics", "reconcile_topics", "winner"]
