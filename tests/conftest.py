@@ -58,6 +58,17 @@ def crds_installed(dyn: DynamicClient, kube_api: client.ApiClient) -> list[str]:
     return install_crds(dyn, kube_api, paths)
 
 
+@pytest.fixture(scope="session")
+def thirdparty_crds(dyn: DynamicClient, kube_api: client.ApiClient) -> list[str]:
+    """The ServiceMonitor, PrometheusRule and GrafanaDashboard CRDs, from the
+    prometheus-operator and grafana-operator Go modules (fetched by `make env-up`)."""
+    folder = Path(require_env("DASHSTREAM_THIRDPARTY_CRDS"))
+    paths = sorted(folder.glob("*.yaml"))
+    if len(paths) < 3:
+        pytest.fail(f"third-party CRDs missing in {folder}: {HINT}", pytrace=False)
+    return install_crds(dyn, kube_api, paths)
+
+
 def _release_our_objects(api: client.ApiClient, namespace: str) -> None:
     """Drop finalizers of our CRs so a namespace deletes even with no operator running."""
     custom = client.CustomObjectsApi(api)

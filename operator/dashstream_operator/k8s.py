@@ -9,6 +9,8 @@ labels and annotations).
 from __future__ import annotations
 
 import base64
+import time
+from datetime import UTC, datetime
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +24,7 @@ from dashstream_operator.models import GROUP, VERSION, KindInfo, SecretKeyRef
 __all__ = ["FIELD_MANAGER", "Kube", "SecretMissing"]
 
 FIELD_MANAGER = "dashstream-operator"
+CRD_TTL = 30.0
 
 
 class SecretMissing(Exception):
@@ -37,22 +40,30 @@ class Kube:
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self._dyn: DynamicClient | None = None
-        self._dyn_lock = threading.Lock()
+        self._dyn_lock = threading.RLock()
+        self._crd_seen: dict[str, tuple[bool, float]] = {}
 
     @property
     def dyn(self) -> DynamicClient:
-        with self._dyn_lock:
-            if self._dyn is None:
-                self._dyn = DynamicClient(self.api)
-            return self._dyn
+        # Only called with _dyn_lock held (see _resource).
+        if self._dyn is None:
+            self._dyn = DynamicClient(self.api)
+        return self._dyn
 
     # --- our CRs: status only -------------------------------------------------------
 
     def patch_status(self, kind: KindInfo, namespace: str, name: str,
-                     status: Mapping[str, Any]) -> None:
-        """Merge-patch the status subresource (lists such as conditions are replaced)."""
-        self.custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, kind.plural, name, {"status": dict(status)})
+                     status: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Merge-patch the status subresource (lists such as conditions are replaced);
+        returns the object as written, or None if it is gone."""
+        try:
+            obj: Any = self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, kind.plural, name, {"status": dict(status)})
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(obj)
 
     def get_cr(self, kind: KindInfo, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -63,6 +74,26 @@ class Kube:
             if exc.status == 404:
                 return None
             raise
+
+    def post_event(self, obj: Mapping[str, Any], type_: str, reason: str,
+                   message: str) -> None:
+        """A core/v1 Event about one of our objects (refusals, repairs; not successes).
+
+        Posted directly rather than through kopf.event(), which needs kopf's handler
+        context and so cannot be used from the resync loop.
+        """
+        meta = obj["metadata"]
+        now = datetime.now(UTC)
+        self.core.create_namespaced_event(meta["namespace"], client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.",
+                                         namespace=meta["namespace"]),
+            involved_object=client.V1ObjectReference(
+                api_version=obj["apiVersion"], kind=obj["kind"], name=meta["name"],
+                namespace=meta["namespace"], uid=meta.get("uid")),
+            type=type_, reason=reason, message=message[:1024], count=1,
+            first_timestamp=now, last_timestamp=now,
+            source=client.V1EventSource(component=FIELD_MANAGER),
+            reporting_component=FIELD_MANAGER, reporting_instance=FIELD_MANAGER))
 
     # --- secrets --------------------------------------------------------------------
 
@@ -80,22 +111,53 @@ class Kube:
 
     # --- children -------------------------------------------------------------------
 
-    def has_kind(self, api_version: str, kind: str) -> bool:
-        """Whether the cluster serves this kind now (e.g. the ServiceMonitor CRD)."""
+    def has_crd(self, name: str) -> bool:
+        """Whether a CRD (e.g. servicemonitors.monitoring.coreos.com) is installed and
+        established; cached for CRD_TTL seconds so a reconcile costs no extra request."""
+        now = time.monotonic()
+        with self._dyn_lock:
+            hit = self._crd_seen.get(name)
+            if hit is not None and now - hit[1] < CRD_TTL:
+                return hit[0]
         try:
-            self.dyn.resources.get(api_version=api_version, kind=kind)
-            return True
-        except ResourceNotFoundError:
-            # Discovery is cached: look again in case the CRD was installed since.
-            self.dyn.resources.invalidate_cache()
+            crd = client.ApiextensionsV1Api(self.api).read_custom_resource_definition(name)
+            conds = (crd.status.conditions or []) if crd.status else []
+            present = any(c.type == "Established" and c.status == "True" for c in conds)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+            present = False
+        with self._dyn_lock:
+            self._crd_seen[name] = (present, now)
+        return present
+
+    def has_kind(self, api_version: str, kind: str) -> bool:
+        """Whether the cluster serves this kind (by discovery), cached like has_crd."""
+        key, now = f"{api_version}/{kind}", time.monotonic()
+        with self._dyn_lock:
+            hit = self._crd_seen.get(key)
+            if hit is not None and now - hit[1] < CRD_TTL:
+                return hit[0]
             try:
-                self.dyn.resources.get(api_version=api_version, kind=kind)
-                return True
+                self._resource(api_version, kind)
+                present = True
             except ResourceNotFoundError:
-                return False
+                present = False
+            self._crd_seen[key] = (present, now)
+            return present
+
+    def _resource(self, api_version: str, kind: str) -> Any:
+        """Discovery lookup; refreshed once when a kind is unknown (a CRD installed
+        after we started). The discovery cache is not thread-safe, hence the lock."""
+        with self._dyn_lock:
+            try:
+                return self.dyn.resources.get(api_version=api_version, kind=kind)
+            except ResourceNotFoundError:
+                self.dyn.resources.invalidate_cache()
+                return self.dyn.resources.get(api_version=api_version, kind=kind)
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> Any:
-        res = self.dyn.resources.get(api_version=api_version, kind=kind)
+        res = self._resource(api_version, kind)
         try:
             return res.get(name=name, namespace=namespace)
         except NotFoundError:
@@ -104,7 +166,7 @@ class Kube:
     def apply(self, obj: Mapping[str, Any]) -> Any:
         """Server-side apply under our one field manager; force takes back fields that a
         hand edit (another manager) took over, which is how drift is put back."""
-        res = self.dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        res = self._resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
         return res.server_side_apply(
             body=dict(obj), name=meta["name"], namespace=meta.get("namespace"),
@@ -112,11 +174,11 @@ class Kube:
 
     def list_labelled(self, api_version: str, kind: str, namespace: str,
                       selector: str) -> list[Any]:
-        res = self.dyn.resources.get(api_version=api_version, kind=kind)
+        res = self._resource(api_version, kind)
         return list(res.get(namespace=namespace, label_selector=selector).items)
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
-        res = self.dyn.resources.get(api_version=api_version, kind=kind)
+        res = self._resource(api_version, kind)
         try:
             res.delete(name=name, namespace=namespace)
             return True

@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DASHSTREAM_WATCH_NAMESPACES"] = ",".join(args.namespace)
     import kopf
 
+    # Importing the handler modules registers their handlers with kopf.
+    import dashstream_operator.handlers.children
     import dashstream_operator.handlers.pipeline
     import dashstream_operator.handlers.resync
     import dashstream_operator.handlers.startup  # noqa: F401

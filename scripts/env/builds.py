@@ -13,6 +13,7 @@ rebuilt only when the pinned version (or the wrapper module) changes.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import time
@@ -178,9 +179,46 @@ def install_debian_packages() -> None:
             policy.unlink()
 
 
+THIRDPARTY_CRDS = {
+    "github.com/prometheus-operator/prometheus-operator@PROMETHEUS_OPERATOR_VERSION": [
+        "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
+        "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml",
+    ],
+    "github.com/grafana/grafana-operator/v5@GRAFANA_OPERATOR_VERSION": [
+        "config/crd/bases/grafana.integreatly.org_grafanadashboards.yaml",
+    ],
+}
+
+
+def thirdparty_crds_dir() -> Path:
+    return CACHE / (f"thirdparty-crds-{VERSIONS['PROMETHEUS_OPERATOR_VERSION']}-"
+                    f"{VERSIONS['GRAFANA_OPERATOR_VERSION']}")
+
+
+def fetch_thirdparty_crds() -> None:
+    """CRDs of prometheus-operator and grafana-operator, read from their Go modules."""
+    outdir = thirdparty_crds_dir()
+    if (outdir / ".stamp").exists():
+        say(f"third-party CRDs: cached in {outdir}")
+        return
+    need_tool("go", "install Go >= 1.26")
+    outdir.mkdir(parents=True, exist_ok=True)
+    for module, files in THIRDPARTY_CRDS.items():
+        path, var = module.split("@")
+        mod = f"{path}@{VERSIONS[var]}"
+        say(f"third-party CRDs: downloading the Go module {mod}")
+        info = subprocess.run(["go", "mod", "download", "-json", mod], env=go_env(),
+                              check=True, capture_output=True, text=True, cwd=CACHE).stdout
+        moddir = Path(json.loads(info)["Dir"])
+        for f in files:
+            shutil.copyfile(moddir / f, outdir / Path(f).name)
+    (outdir / ".stamp").write_text("ok")
+
+
 def build_all() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     install_debian_packages()
+    fetch_thirdparty_crds()
     fetch_kafka()
     build_helm()
     build_kubernetes()

@@ -47,6 +47,7 @@ def write_env_sh(kubeconfig: Path) -> None:
         f"export PROMETHEUS={prometheus}",
         f"export REDIS_SERVER={shutil.which('redis-server') or '/usr/bin/redis-server'}",
         f"export DASHSTREAM_DEV_DIR={DEV}",
+        f"export DASHSTREAM_THIRDPARTY_CRDS={builds.thirdparty_crds_dir()}",
         f'export PATH={":".join(path_dirs)}:"$PATH"',
     ]
     ENV_SH.write_text("\n".join(lines) + "\n")

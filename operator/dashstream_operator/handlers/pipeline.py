@@ -1,8 +1,9 @@
-"""kopf handlers of DashStreamPipeline: thin — parse, reconcile, write status if changed.
+"""kopf handlers of DashStreamPipeline: thin — parse, reconcile, report.
 
-Level-based: creation, spec changes, operator restarts and the resync loop
-(handlers/resync.py) all run the same reconcile and never look at kopf's diff. The
-loop is what puts back topics changed or deleted directly in Kafka.
+Level-based: creation, spec changes, operator restarts, child watch events and the
+resync loop (handlers/resync.py) all run the same reconcile and never look at
+kopf's diff. The loop is what puts back topics changed or deleted in Kafka; child
+watch events put back hand edits of Deployments, Services, ConfigMaps and monitors.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import kopf
 
+from dashstream_operator.handlers.children import register_owner_callback
 from dashstream_operator.handlers.startup import object_lock
 from dashstream_operator.k8s import Kube, SecretMissing
 from dashstream_operator.kafka.admin import KafkaUnavailable
@@ -26,8 +28,15 @@ from dashstream_operator.models import (
     DashStreamPipelineStatus,
     SpecError,
 )
-from dashstream_operator.reconcile.status import apply_conditions, status_patch, with_ready
-from dashstream_operator.reconcile.topics import Claim, owned_topics, reconcile_topics
+from dashstream_operator.reconcile.pipeline import reconcile_pipeline, reconcile_pipeline_topics
+from dashstream_operator.reconcile.status import (
+    apply_conditions,
+    ready_condition,
+    status_patch,
+)
+from dashstream_operator.reconcile.topics import Claim, owned_topics
+
+__all__ = ["claims_index", "reconcile"]
 
 log = logging.getLogger(__name__)
 
@@ -77,50 +86,64 @@ def _claims_for(spec: DashStreamPipelineSpec,
             for t in spec.resolved_topics()}
 
 
-def reconcile(body: kopf.Body, memo: kopf.Memo,
-              topic_claims: Mapping[str, Iterable[Claim]], repair: bool) -> None:
+def _write_status(memo: kopf.Memo, body: Mapping[str, Any], patch: dict[str, Any] | None) -> None:
+    if patch is None:
+        return
+    meta = body["metadata"]
     kube: Kube = memo.kube
-    ns, uid = str(body.metadata.namespace), str(body.metadata.uid)
-    generation = body.metadata.get("generation")
-    old = DashStreamPipelineStatus.from_body(body)
-    now = datetime.now(UTC).replace(microsecond=0)
-    with object_lock(uid):
+    updated = kube.patch_status(PIPELINE, meta["namespace"], meta["name"], patch)
+    if updated:
+        memo.bodies.put(updated)  # our write is the newest truth until the watch catches up
+
+
+def reconcile(body: Mapping[str, Any], memo: kopf.Memo,
+              topic_claims: Mapping[str, Iterable[Claim]] | None, repair: bool) -> None:
+    """Full reconcile; with ``topic_claims`` None only the children and their status.
+
+    Two locks per object: Kafka work (which may wait for a broker timeout) is serialised
+    on its own, so it never delays the repair of a hand-edited child.
+    """
+    raw = dict(body)
+    topics = None
+    if topic_claims is not None:
         try:
-            spec = DashStreamPipelineSpec.from_body(body)
+            spec = DashStreamPipelineSpec.from_body(raw)
+        except SpecError:
+            spec = None  # reported below, under the object lock
+        if spec is not None:
+            with object_lock(f"{raw['metadata']['uid']}/kafka"):
+                topics = reconcile_pipeline_topics(raw, spec, memo.kube, memo.kafka,
+                                                   _claims_for(spec, topic_claims))
+    with object_lock(raw["metadata"]["uid"]):
+        # Re-read under the lock: another path may have written status meanwhile.
+        cached = memo.bodies.get(PIPELINE.kind, raw["metadata"]["namespace"],
+                                 raw["metadata"]["name"])
+        if cached is not None and cached["metadata"].get("uid") == raw["metadata"]["uid"]:
+            raw = cached if int(cached["metadata"].get("resourceVersion", 0)) >= int(
+                raw["metadata"].get("resourceVersion", 0)) else raw
+        try:
+            spec = DashStreamPipelineSpec.from_body(raw)
         except SpecError as exc:
-            # Admission (CEL) should have refused it; report, do not retry.
-            updates = with_ready([("TopicsReady", "False", "InvalidSpec", str(exc)[:MAX_MESSAGE])])
-            _write(kube, body, old.model_copy(update={
-                "observed_generation": generation,
-                "conditions": apply_conditions(old.conditions or [], updates, generation, now)}))
+            _report_invalid(memo, raw, exc)
             raise kopf.PermanentError(f"invalid spec: {exc}") from exc
-        outcome = reconcile_topics(
-            spec, uid, _claims_for(spec, topic_claims), memo.kafka,
-            lambda ref: kube.read_secret(ns, ref))
-        updates = with_ready([("TopicsReady", outcome.status, outcome.reason,
-                               outcome.message[:MAX_MESSAGE])])
-        new = old.model_copy(update={
-            "observed_generation": generation,
-            "conditions": apply_conditions(old.conditions or [], updates, generation, now),
-            "topics": outcome.topics,
-            "topics_ready": f"{outcome.ready_count}/{len(outcome.topics)}",
-        })
-        before = old.condition("TopicsReady")
-        if before is None or (before.reason, before.message) != (outcome.reason, outcome.message):
-            for reason, message in outcome.warnings:
-                kopf.warn(body, reason=reason, message=message[:1024])
-        if repair and outcome.plan and outcome.reason != "KafkaUnavailable":
-            kopf.event(body, type="Normal", reason="TopicsRepaired",
-                       message="; ".join(outcome.plan)[:1024])
-        _write(kube, body, new)
-    if outcome.retry:
-        raise kopf.TemporaryError(outcome.message, delay=RETRY_DELAY)
+        result = reconcile_pipeline(raw, spec, memo.kube, memo.children, topics, repair)
+        for type_, reason, message in result.events:
+            memo.kube.post_event(raw, type_, reason, message)
+        _write_status(memo, raw, result.patch)
+    if result.retry:
+        raise kopf.TemporaryError(result.retry, delay=RETRY_DELAY)
 
 
-def _write(kube: Kube, body: kopf.Body, new: DashStreamPipelineStatus) -> None:
-    patch = status_patch(body.get("status"), new)
-    if patch is not None:
-        kube.patch_status(PIPELINE, str(body.metadata.namespace), str(body.metadata.name), patch)
+def _report_invalid(memo: kopf.Memo, body: Mapping[str, Any], exc: SpecError) -> None:
+    """Admission (CEL) should have refused it; say so in status and do not retry."""
+    old = DashStreamPipelineStatus.from_body(body)
+    generation = body["metadata"].get("generation")
+    now = datetime.now(UTC).replace(microsecond=0)
+    conditions = apply_conditions(old.conditions or [], [
+        ("TopicsReady", "False", "InvalidSpec", str(exc)[:MAX_MESSAGE])], generation, now)
+    conditions = apply_conditions(conditions, [ready_condition(conditions)], generation, now)
+    new = old.model_copy(update={"observed_generation": generation, "conditions": conditions})
+    _write_status(memo, body, status_patch(body.get("status"), new))
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="pipeline-resume")
@@ -129,6 +152,30 @@ def _write(kube: Kube, body: kopf.Body, new: DashStreamPipelineStatus) -> None:
 def on_change(body: kopf.Body, memo: kopf.Memo, topic_claims: kopf.Index[str, Claim],
               **_: Any) -> None:
     reconcile(body, memo, topic_claims, repair=False)
+
+
+def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,
+                        child_deleted: bool) -> None:
+    """A child of this pipeline changed or vanished: re-apply what differs."""
+    body = memo.bodies.get(PIPELINE.kind, namespace, name)
+    if body is None or body["metadata"].get("uid") != uid:
+        return  # not (yet) known, or a child of an older pipeline of the same name
+    if body["metadata"].get("deletionTimestamp"):
+        return
+    if child_deleted:
+        # The child may be going because its owner was deleted (garbage collection):
+        # ask the API server, not the cache, before re-creating anything.
+        fresh = memo.kube.get_cr(PIPELINE, namespace, name)
+        if fresh is None or fresh["metadata"].get("uid") != uid or fresh["metadata"].get(
+                "deletionTimestamp"):
+            return
+    try:
+        reconcile(body, memo, None, repair=True)
+    except (kopf.TemporaryError, kopf.PermanentError) as exc:
+        log.info("children of %s/%s: %s", namespace, name, exc)
+
+
+register_owner_callback(PIPELINE.kind, on_children_changed)
 
 
 def _delete_policy_is_delete(spec: Any, **_: Any) -> bool:
@@ -142,7 +189,7 @@ def delete_topics(body: kopf.Body, memo: kopf.Memo, topic_claims: kopf.Index[str
     """Only with topicDeletionPolicy Delete (a finalizer exists only then): delete exactly
     the topics this pipeline owns — never one lost to an older claim."""
     kube: Kube = memo.kube
-    ns, uid = body.metadata.namespace, body.metadata.uid
+    ns, uid = str(body.metadata.namespace), str(body.metadata.uid)
     spec = DashStreamPipelineSpec.from_body(body)
     mine, _lost = owned_topics(spec, uid, _claims_for(spec, topic_claims))
     try:
@@ -158,8 +205,9 @@ def delete_topics(body: kopf.Body, memo: kopf.Memo, topic_claims: kopf.Index[str
     old = DashStreamPipelineStatus.from_body(body)
     now = datetime.now(UTC).replace(microsecond=0)
     generation = body.metadata.get("generation")
-    updates = [("Ready", "False", "TopicDeletionFailed", errors_text[:MAX_MESSAGE])]
-    _write(kube, body, old.model_copy(update={
-        "conditions": apply_conditions(old.conditions or [], updates, generation, now)}))
-    kopf.warn(body, reason="TopicDeletionFailed", message=errors_text[:1024])
+    conditions = apply_conditions(old.conditions or [], [
+        ("Ready", "False", "TopicDeletionFailed", errors_text[:MAX_MESSAGE])], generation, now)
+    _write_status(memo, body, status_patch(body.get("status"),
+                                           old.model_copy(update={"conditions": conditions})))
+    kube.post_event(body, "Warning", "TopicDeletionFailed", errors_text)
     raise kopf.TemporaryError(errors_text, delay=RETRY_DELAY)

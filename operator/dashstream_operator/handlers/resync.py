@@ -44,7 +44,8 @@ def list_pipelines(custom: client.CustomObjectsApi) -> list[dict[str, Any]]:
 def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo,
                        claims: dict[str, Any]) -> None:
     try:
-        reconcile(kopf.Body(body), memo, claims, repair=True)
+        memo.bodies.put(body)
+        reconcile(body, memo, claims, repair=True)
     except (kopf.TemporaryError, kopf.PermanentError) as exc:
         # Already reported in status; the next tick tries again.
         log.info("resync of %s/%s: %s", body["metadata"].get("namespace"),

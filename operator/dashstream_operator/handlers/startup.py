@@ -9,8 +9,10 @@ from typing import Any
 
 import kopf
 
+from dashstream_operator.handlers.children import BodyCache
 from dashstream_operator.k8s import Kube
 from dashstream_operator.kafka.admin import AdminPool
+from dashstream_operator.reconcile.children import ChildCache
 
 __all__ = ["RESYNC_SECONDS", "object_lock"]
 
@@ -47,6 +49,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.execution.max_workers = int(os.environ.get("DASHSTREAM_WORKERS", "16"))
     memo.kube = Kube()
     memo.kafka = AdminPool(timeout=KAFKA_TIMEOUT_SECONDS)
+    memo.children = ChildCache()
+    memo.bodies = BodyCache()
 
 
 @kopf.on.probe(id="kafka-admins")

@@ -13,7 +13,7 @@ from typing import Any
 
 from dashstream_operator.models import BaseStatus, Condition, merge_condition
 
-__all__ = ["ConditionSpec", "apply_conditions", "status_patch", "with_ready"]
+__all__ = ["ConditionSpec", "apply_conditions", "ready_condition", "status_patch", "with_ready"]
 
 # (type, status, reason, message)
 ConditionSpec = tuple[str, str, str, str]
@@ -35,6 +35,15 @@ def with_ready(updates: Sequence[ConditionSpec]) -> list[ConditionSpec]:
         return [*updates, ("Ready", "True", "Ready", "all conditions are met")]
     _, _, reason, message = failing[0]
     return [*updates, ("Ready", "False", reason, message)]
+
+
+def ready_condition(conditions: Sequence[Condition]) -> ConditionSpec:
+    """Ready over every sub-condition present (e.g. TopicsReady, WorkloadsReady,
+    MonitoringReady): True only when all are True; else the first that is not says why."""
+    for cond in conditions:
+        if cond.type != "Ready" and cond.status != "True":
+            return "Ready", "False", cond.reason, cond.message
+    return "Ready", "True", "Ready", "all conditions are met"
 
 
 def status_patch(old: Mapping[str, Any] | None, new: BaseStatus) -> dict[str, Any] | None:

@@ -1,0 +1,100 @@
+"""One DashStreamPipeline: topics (Kafka), children (Kubernetes), status — in that order.
+
+Returns what the handler must do (status patch, Events, retry) instead of doing kopf
+things itself, so this stays testable and kopf-free.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dashstream_operator.k8s import Kube
+from dashstream_operator.kafka.admin import AdminPool
+from dashstream_operator.models import DashStreamPipelineSpec, DashStreamPipelineStatus
+from dashstream_operator.reconcile.children import ChildCache, sync_children
+from dashstream_operator.reconcile.status import (
+    ConditionSpec,
+    apply_conditions,
+    ready_condition,
+    status_patch,
+)
+from dashstream_operator.reconcile.topics import Claim, TopicsOutcome, reconcile_topics
+from dashstream_operator.reconcile.workloads import monitoring_condition, workloads_condition
+
+__all__ = ["DEFAULT_IMAGE", "PipelineResult", "reconcile_pipeline", "reconcile_pipeline_topics"]
+
+DEFAULT_IMAGE = os.environ.get("DASHSTREAM_DEFAULT_IMAGE", "dashstream/dashstream:0.1.0")
+SERVICEMONITOR_CRD = "servicemonitors.monitoring.coreos.com"
+MAX_MESSAGE = 4000
+
+
+@dataclass
+class PipelineResult:
+    patch: dict[str, Any] | None = None
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, msg)
+    retry: str | None = None  # message of a transient failure worth retrying soon
+
+
+def reconcile_pipeline_topics(body: Mapping[str, Any], spec: DashStreamPipelineSpec,
+                              kube: Kube, pool: AdminPool,
+                              claims: Mapping[str, Iterable[Claim]]) -> TopicsOutcome:
+    """The Kafka half; may take a Kafka timeout, so callers run it outside the object
+    lock that the children half (drift repair) needs."""
+    meta = body["metadata"]
+    return reconcile_topics(spec, meta["uid"], claims, pool,
+                            lambda ref: kube.read_secret(meta["namespace"], ref))
+
+
+def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, kube: Kube,
+                       children: ChildCache, topics: TopicsOutcome | None,
+                       repair: bool) -> PipelineResult:
+    """``topics`` None: leave the topic status alone (a child changed; Kafka is the
+    resync's job)."""
+    meta = body["metadata"]
+    ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    generation = meta.get("generation")
+    old = DashStreamPipelineStatus.from_body(body)
+    result = PipelineResult()
+    updates: list[ConditionSpec] = []
+    extra: dict[str, Any] = {}
+
+    if topics is not None:
+        updates.append(("TopicsReady", topics.status, topics.reason, topics.message[:MAX_MESSAGE]))
+        extra |= {"topics": topics.topics,
+                  "topics_ready": f"{topics.ready_count}/{len(topics.topics)}"}
+        before = old.condition("TopicsReady")
+        if before is None or (before.reason, before.message) != (topics.reason, topics.message):
+            result.events += [("Warning", r, m[:1024]) for r, m in topics.warnings]
+        if repair and topics.plan and topics.reason != "KafkaUnavailable":
+            result.events.append(("Normal", "TopicsRepaired", "; ".join(topics.plan)[:1024]))
+        if topics.retry:
+            result.retry = topics.message
+
+    from dashstream_operator.render import render_pipeline_children
+
+    sm_crd = kube.has_crd(SERVICEMONITOR_CRD)
+    desired = render_pipeline_children(name, ns, uid, spec, default_image=DEFAULT_IMAGE,
+                                       servicemonitor_crd=sm_crd)
+    synced = sync_children(kube, children, desired, ns, uid)
+    spec_unchanged = old.observed_generation == generation
+    if synced.changed and spec_unchanged:
+        # Our spec did not change, yet an owned field did: someone edited a child.
+        result.events.append(("Normal", "DriftRepaired",
+                              f"put back {', '.join(synced.changed)}"[:1024]))
+    workloads, components = workloads_condition(desired, synced.live)
+    monitoring = monitoring_condition(spec.resolved_service_monitor().enabled, sm_crd, desired)
+    updates += [workloads, monitoring]
+    extra |= {"components": components or None,
+              "components_ready": f"{sum(c.ready for c in components)}/{len(components)}"}
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    conditions = apply_conditions(old.conditions or [], updates, generation, now)
+    conditions = apply_conditions(conditions, [ready_condition(conditions)], generation, now)
+    new = old.model_copy(update={"observed_generation": generation, "conditions": conditions,
+                                 **extra})
+    result.patch = status_patch(body.get("status"), new)
+    return result
