@@ -9,16 +9,15 @@ annotation fallback instead).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterator, Mapping
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 
 from dashstream_operator.cli import command
+from dashstream_operator.defaults import default_workload_image
 from dashstream_operator.models import PIPELINE, DashStreamPipelineSpec, SpecError
 from dashstream_operator.render import render_pipeline_children, settings_problems
 
@@ -26,18 +25,8 @@ __all__ = ["DEFAULT_IMAGE", "UID_PLACEHOLDER", "dump_children", "render", "rende
 
 
 
-def _default_image() -> str:
-    # Same source as the operator (the chart passes DASHSTREAM_DEFAULT_IMAGE), falling
-    # back to the chart's default workloadImage (tag = the version).
-    try:
-        tag = version("dashstream")
-    except PackageNotFoundError:
-        tag = "latest"
-    return os.environ.get("DASHSTREAM_DEFAULT_IMAGE") or f"dashstream/dashstream-workloads:{tag}"
-
-
 #: The image used when neither the CR nor ``--image`` names one.
-DEFAULT_IMAGE = _default_image()
+DEFAULT_IMAGE = default_workload_image()
 #: ownerReferences need a uid, which only the API server assigns.
 UID_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
 

@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import builds
-from envlib import CACHE, DEV, KAFKA_PORT, LOGS, die, say, tool_paths
+from envlib import CACHE, DEV, KAFKA_PORT, LOGS, RUN, die, say, tool_paths
 from pki import KUBECONFIG, ensure_pki
-from procs import BY_NAME, PROCS, pid_of, start, stop
+from procs import BY_NAME, PROCS, Proc, pid_of, start, stop
 
 ENV_SH = DEV / "env.sh"
 
@@ -86,7 +86,11 @@ def kind_up() -> Path:
 
 
 def down() -> None:
-    stopped = [p.name for p in reversed(PROCS) if stop(p)]
+    # Extra processes started for the environment (the demo's operator) first.
+    extras = [Proc(f.stem, "python", list, lambda: True)
+              for f in sorted(RUN.glob("*.pid")) if f.stem not in BY_NAME]
+    stopped = [p.name for p in extras if stop(p)]
+    stopped += [p.name for p in reversed(PROCS) if stop(p)]
     if os.environ.get("DASHSTREAM_CLUSTER") == "kind" and shutil.which("kind"):
         subprocess.run(["kind", "delete", "cluster", "--name", "dashstream"], check=False)
     say(f"stopped: {', '.join(stopped) or 'nothing was running'}")

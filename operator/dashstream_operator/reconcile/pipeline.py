@@ -6,12 +6,12 @@ things itself, so this stays testable and kopf-free.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from dashstream_operator.defaults import default_workload_image
 from dashstream_operator.k8s import Kube
 from dashstream_operator.kafka.admin import AdminPool
 from dashstream_operator.models import DashStreamPipelineSpec, DashStreamPipelineStatus
@@ -27,7 +27,7 @@ from dashstream_operator.reconcile.workloads import monitoring_condition, worklo
 
 __all__ = ["DEFAULT_IMAGE", "PipelineResult", "reconcile_pipeline", "reconcile_pipeline_topics"]
 
-DEFAULT_IMAGE = os.environ.get("DASHSTREAM_DEFAULT_IMAGE", "dashstream/dashstream:0.1.0")
+DEFAULT_IMAGE = default_workload_image()
 SERVICEMONITOR_CRD = "servicemonitors.monitoring.coreos.com"
 MAX_MESSAGE = 4000
 

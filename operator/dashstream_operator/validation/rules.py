@@ -391,7 +391,7 @@ def _action(body: str, stack: list[list[Any]], scopes: list[set[str]]) -> list[s
     return errors + _pipeline(rest, scopes)
 
 
-def _pipeline(tokens: list[tuple[str | None, str]], scopes: list[set[str]]) -> list[str]:
+def _pipeline(tokens: list[tuple[str, str]], scopes: list[set[str]]) -> list[str]:
     texts = [t for _, t in tokens]
     for assign in (":=", "="):  # "$x :=" declares, "$x =" assigns: neither is a use
         n = texts.index(assign) if assign in texts else -1
