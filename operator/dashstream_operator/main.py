@@ -23,7 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                        help="watch every namespace (needs cluster-wide RBAC)")
     p.add_argument("--liveness", default=os.environ.get("DASHSTREAM_LIVENESS",
                                                          "http://0.0.0.0:8080/healthz"),
-                   help="liveness endpoint URL (default: %(default)s; 'none' disables it)")
+                   help="liveness endpoint URL; /metrics is served on the same port "
+                   "(default: %(default)s; 'none' disables both)")
     p.add_argument("--resync-interval", type=float,
                    default=float(os.environ.get("DASHSTREAM_RESYNC_SECONDS", "15")),
                    help="seconds between level-based resyncs that repair drift in Kafka "
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DASHSTREAM_RESYNC_SECONDS"] = str(args.resync_interval)
     os.environ["DASHSTREAM_KAFKA_TIMEOUT_SECONDS"] = str(args.kafka_timeout)
     os.environ["DASHSTREAM_WATCH_NAMESPACES"] = ",".join(args.namespace)
+    os.environ["DASHSTREAM_LIVENESS"] = args.liveness
     import kopf
 
     # Importing the handler modules registers their handlers with kopf.
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         standalone=True,  # one replica with Recreate; no peering objects needed
         clusterwide=args.all_namespaces,
         namespaces=args.namespace,
-        liveness_endpoint=None if args.liveness == "none" else args.liveness,
+        liveness_endpoint=None,  # ours serves /healthz and /metrics (observability.py)
     )
     return 0
 

@@ -43,10 +43,10 @@ class OperatorProcess:
 @contextmanager
 def run_operator(namespaces: list[str], log_dir: Path, resync: float = 3.0,
                  extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
-                 ) -> Iterator[OperatorProcess]:
+                 liveness: str = "none") -> Iterator[OperatorProcess]:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"operator-{'-'.join(namespaces)[:60]}.log"
-    args = [sys.executable, "-m", "dashstream_operator.main", "--liveness", "none",
+    args = [sys.executable, "-m", "dashstream_operator.main", "--liveness", liveness,
             "--resync-interval", str(resync), "--kafka-timeout", "5", *extra_args]
     for ns in namespaces:
         args += ["--namespace", ns]

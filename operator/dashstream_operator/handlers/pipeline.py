@@ -28,6 +28,7 @@ from dashstream_operator.models import (
     DashStreamPipelineStatus,
     SpecError,
 )
+from dashstream_operator.observability import METRICS, reconcile_timer
 from dashstream_operator.reconcile.pipeline import reconcile_pipeline, reconcile_pipeline_topics
 from dashstream_operator.reconcile.status import (
     apply_conditions,
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 PLURAL = PIPELINE.plural
 RETRY_DELAY = 5.0
 MAX_MESSAGE = 4000
+KAFKA_REASONS = ("KafkaUnavailable", "InvalidTopicConfig", "KafkaError", "KafkaSecretMissing")
 
 
 def _claim_key(bootstrap: str, topic: str) -> str:
@@ -103,7 +105,12 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo,
     Two locks per object: Kafka work (which may wait for a broker timeout) is serialised
     on its own, so it never delays the repair of a hand-edited child.
     """
-    raw = dict(body)
+    with reconcile_timer(PIPELINE.kind):
+        _reconcile(dict(body), memo, topic_claims, repair)
+
+
+def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
+               topic_claims: Mapping[str, Iterable[Claim]] | None, repair: bool) -> None:
     topics = None
     if topic_claims is not None:
         try:
@@ -124,11 +131,16 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo,
         try:
             spec = DashStreamPipelineSpec.from_body(raw)
         except SpecError as exc:
+            METRICS.validation_failures.labels(PIPELINE.kind, "InvalidSpec").inc()
             _report_invalid(memo, raw, exc)
             raise kopf.PermanentError(f"invalid spec: {exc}") from exc
         result = reconcile_pipeline(raw, spec, memo.kube, memo.children, topics, repair)
         for type_, reason, message in result.events:
             memo.kube.post_event(raw, type_, reason, message)
+            if reason in ("DriftRepaired", "TopicsRepaired"):
+                METRICS.drift_repairs.labels(PIPELINE.kind).inc()
+        if topics is not None and topics.status != "True" and topics.reason in KAFKA_REASONS:
+            METRICS.kafka_errors.labels(topics.reason).inc()
         _write_status(memo, raw, result.patch)
     if result.retry:
         raise kopf.TemporaryError(result.retry, delay=RETRY_DELAY)

@@ -21,6 +21,7 @@ from kubernetes import client
 from dashstream_operator.handlers.pipeline import claims_index, reconcile
 from dashstream_operator.handlers.startup import RESYNC_SECONDS
 from dashstream_operator.models import GROUP, PIPELINE, VERSION
+from dashstream_operator.observability import METRICS
 
 __all__ = ["list_pipelines", "resync_once"]
 
@@ -69,6 +70,8 @@ async def resync_once(memo: kopf.Memo) -> int:
             await loop.run_in_executor(None, ctx.run, _reconcile_quietly, body, memo, claims)
 
     await asyncio.gather(*(one(b) for b in live))
+    METRICS.resync_objects.set(len(live))
+    METRICS.last_resync.set_to_current_time()
     return len(live)
 
 

@@ -12,6 +12,7 @@ import kopf
 from dashstream_operator.handlers.children import BodyCache
 from dashstream_operator.k8s import Kube
 from dashstream_operator.kafka.admin import AdminPool
+from dashstream_operator.observability import serve
 from dashstream_operator.reconcile.children import ChildCache
 
 __all__ = ["RESYNC_SECONDS", "object_lock"]
@@ -51,6 +52,21 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo.kafka = AdminPool(timeout=KAFKA_TIMEOUT_SECONDS)
     memo.children = ChildCache()
     memo.bodies = BodyCache()
+
+
+@kopf.on.startup(id="http-endpoint")
+async def http_endpoint(memo: kopf.Memo, **_: Any) -> None:
+    """/healthz and /metrics on the liveness URL (kopf's own liveness server is off)."""
+    url = os.environ.get("DASHSTREAM_LIVENESS", "none")
+    if url != "none":
+        memo.http = await serve(url, stale_after=max(60.0, 3 * RESYNC_SECONDS))
+
+
+@kopf.on.cleanup(id="http-endpoint-stop")
+async def http_endpoint_stop(memo: kopf.Memo, **_: Any) -> None:
+    runner = getattr(memo, "http", None)
+    if runner is not None:
+        await runner.cleanup()
 
 
 @kopf.on.probe(id="kafka-admins")

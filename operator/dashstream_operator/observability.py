@@ -1,0 +1,94 @@
+"""The operator's own metrics and its HTTP endpoint (/healthz and /metrics on one port).
+
+One explicit registry (the audit's registry-split defect is avoided by construction)
+served on the liveness port, so the chart's single Service and ServiceMonitor cover
+both. /healthz fails when the resync loop has not completed a pass for three
+intervals: a wedged operator gets restarted, an idle one does not.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlparse
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["METRICS", "REGISTRY", "Metrics", "reconcile_timer", "serve"]
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.reconciles = Counter(
+            "dashstream_operator_reconciles", "Reconciles by kind and result "
+            "(success, retry: transient failure, invalid: refused input, error: bug).",
+            ["kind", "result"], registry=registry)
+        self.duration = Histogram(
+            "dashstream_operator_reconcile_duration_seconds", "Reconcile duration by kind.",
+            ["kind"], registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.drift_repairs = Counter(
+            "dashstream_operator_drift_repairs", "Children or topics put back after a change "
+            "made behind the operator's back, by kind of owner.", ["kind"], registry=registry)
+        self.kafka_errors = Counter(
+            "dashstream_operator_kafka_admin_errors", "Kafka admin failures by reason "
+            "(KafkaUnavailable, InvalidTopicConfig, KafkaError, ...).", ["reason"],
+            registry=registry)
+        self.validation_failures = Counter(
+            "dashstream_operator_validation_failures", "Objects refused by validation, by kind "
+            "and reason.", ["kind", "reason"], registry=registry)
+        self.last_resync = Gauge(
+            "dashstream_operator_last_resync_timestamp_seconds",
+            "When the resync loop last completed a pass.", registry=registry)
+        self.resync_objects = Gauge(
+            "dashstream_operator_resync_objects", "Objects reconciled by the last resync pass.",
+            registry=registry)
+
+
+METRICS = Metrics(REGISTRY)
+
+
+@contextmanager
+def reconcile_timer(kind: str) -> Iterator[None]:
+    """Time one reconcile; count it by result (exceptions classified by name)."""
+    start = time.perf_counter()
+    result = "success"
+    try:
+        yield
+    except Exception as exc:
+        name = type(exc).__name__
+        result = {"TemporaryError": "retry", "PermanentError": "invalid"}.get(name, "error")
+        raise
+    finally:
+        METRICS.duration.labels(kind).observe(time.perf_counter() - start)
+        METRICS.reconciles.labels(kind, result).inc()
+
+
+async def serve(url: str, stale_after: float) -> web.AppRunner:
+    """Serve /healthz (at the URL's path) and /metrics on the URL's host and port."""
+    parsed = urlparse(url)
+    started = time.time()
+
+    async def healthz(_: web.Request) -> web.Response:
+        last = METRICS.last_resync._value.get() or started
+        age = time.time() - last
+        if age > stale_after:
+            return web.Response(status=503, text=f"resync loop stalled for {age:.0f}s\n")
+        return web.Response(text="ok\n")
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(REGISTRY),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get(parsed.path or "/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, parsed.hostname or "0.0.0.0", parsed.port or 8080).start()
+    return runner
