@@ -27,6 +27,21 @@ FIELD_MANAGER = "dashstream-operator"
 CRD_TTL = 30.0
 
 
+def _count_requests(api: client.ApiClient) -> None:
+    """Count every request our client sends, by verb: the no-op resync benchmark and
+    the operator's /metrics read it (kopf's own watch and patch traffic is not ours)."""
+    from dashstream_operator.observability import METRICS
+
+    rest = api.rest_client
+    send = rest.request
+
+    def counted(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        METRICS.api_requests.labels(method.upper()).inc()
+        return send(method, url, *args, **kwargs)
+
+    rest.request = counted  # type: ignore[method-assign]
+
+
 class SecretMissing(Exception):
     """A Secret or key the spec names does not exist (the message names both, no value)."""
 
@@ -34,9 +49,15 @@ class SecretMissing(Exception):
 class Kube:
     def __init__(self, api: client.ApiClient | None = None) -> None:
         if api is None:
-            config.load_config()  # in-cluster service account, else KUBECONFIG
+            try:
+                config.load_config()  # KUBECONFIG / ~/.kube/config, else in-cluster
+            except config.ConfigException as exc:
+                raise SystemExit(
+                    "dashstream-operator: no cluster credentials: set KUBECONFIG, or run it "
+                    f"in a pod with a service account ({exc})") from exc
             api = client.ApiClient()
         self.api = api
+        _count_requests(api)
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self._dyn: DynamicClient | None = None

@@ -42,6 +42,10 @@ class Metrics:
         self.validation_failures = Counter(
             "dashstream_operator_validation_failures", "Objects refused by validation, by kind "
             "and reason.", ["kind", "reason"], registry=registry)
+        self.api_requests = Counter(
+            "dashstream_operator_api_requests", "Requests the operator's reconcilers sent to "
+            "the Kubernetes API, by HTTP verb (kopf's watches not included).", ["verb"],
+            registry=registry)
         self.last_resync = Gauge(
             "dashstream_operator_last_resync_timestamp_seconds",
             "When the resync loop last completed a pass.", registry=registry)

@@ -1,0 +1,222 @@
+"""Operator benchmarks, measured side by side in one run (figures, no assertions).
+
+1. Converge N DashStreamPipelines (2 topics + all children each) from apply to observed
+   state, against a tight client loop that creates the same topics (one batch per
+   pipeline) and server-side applies the same rendered objects.
+2. API requests and writes per no-op resync pass.
+3. Drift-repair latency over 50 hand edits (p50/p95).
+4. Operator RSS with 1,000 CRs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.dynamic import DynamicClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from dashstream_operator.models import DashStreamPipelineSpec
+from dashstream_operator.render import render_pipeline_children
+
+REPO = Path(__file__).resolve().parents[1]
+N = int(os.environ.get("BENCH_PIPELINES", "100"))
+N_RSS = int(os.environ.get("BENCH_RSS_CRS", "1000"))
+EDITS = 50
+PORT = 18181
+
+
+def _pipeline(name: str, ns: str, bootstrap: str, components: bool = True) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "kafka": {"bootstrapServers": bootstrap},
+        "topics": [{"name": f"{ns}-{name}-ev", "role": "events"},
+                   {"name": f"{ns}-{name}-dlq", "role": "dlq"}]}
+    if not components:
+        spec["topics"] = spec["topics"][:1]
+        spec["components"] = {c: {"enabled": False} for c in
+                              ("websocketServer", "prometheusExporter", "qualityMonitor")}
+    return {"apiVersion": "dashstream.io/v1alpha1", "kind": "DashStreamPipeline",
+            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def _wait(check: Any, timeout: float, what: str, interval: float = 0.2) -> float:
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout:
+            raise SystemExit(f"benchmark: {what} not reached in {timeout:.0f}s")
+        time.sleep(interval)
+    return time.monotonic() - start
+
+
+def _scrape(port: int) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return {s.name + str(sorted(s.labels.items())): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+def _apiserver_writes(_api: client.ApiClient) -> float:
+    """Mutating requests the API server has served (all clients), from its /metrics."""
+    text = subprocess.run([os.environ.get("KUBECTL", "kubectl"), "get", "--raw", "/metrics"],
+                          capture_output=True, text=True, check=True).stdout
+    return sum(s.value for f in text_string_to_metric_families(text)
+               if f.name == "apiserver_request" for s in f.samples
+               if s.name.endswith("_total") and s.labels.get("verb") in
+               {"POST", "PUT", "PATCH", "DELETE", "APPLY"})
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.api = config.new_client_from_config()
+        self.dyn = DynamicClient(self.api)
+        self.core = client.CoreV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+        self.apps = client.AppsV1Api(self.api)
+        self.bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        from confluent_kafka.admin import AdminClient
+        self.kafka = AdminClient({"bootstrap.servers": self.bootstrap})
+        self.namespaces: list[str] = []
+        self.topics: list[str] = []
+
+    def namespace(self, prefix: str) -> str:
+        ns = f"{prefix}-{secrets.token_hex(3)}"
+        self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+        self.namespaces.append(ns)
+        return ns
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        res = self.dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        res.server_side_apply(body=obj, name=obj["metadata"]["name"],
+                              namespace=obj["metadata"]["namespace"],
+                              field_manager="bench", force_conflicts=True)
+
+    def ready_count(self, ns: str, want_children: bool) -> int:
+        items = self.custom.list_namespaced_custom_object(
+            "dashstream.io", "v1alpha1", ns, "dashstreampipelines")["items"]
+        ok = 0
+        for i in items:
+            conds = {c["type"]: c for c in (i.get("status") or {}).get("conditions") or []}
+            if conds.get("TopicsReady", {}).get("status") == "True" and (
+                    not want_children or "WorkloadsReady" in conds):
+                ok += 1
+        return ok
+
+    def baseline(self, ns: str) -> float:
+        """The same topics and objects, created by the tightest loop we can write."""
+        from confluent_kafka.admin import NewTopic
+
+        start = time.monotonic()
+        for i in range(N):
+            body = _pipeline(f"b{i:03d}", ns, self.bootstrap)
+            futures = self.kafka.create_topics(
+                [NewTopic(t["name"], 1, -1) for t in body["spec"]["topics"]])
+            for f in futures.values():
+                f.result(timeout=30)
+            self.topics += [t["name"] for t in body["spec"]["topics"]]
+            spec = DashStreamPipelineSpec.from_body(body)
+            for child in render_pipeline_children(body["metadata"]["name"], ns,
+                                                  "00000000-0000-0000-0000-%012d" % i, spec,
+                                                  default_image="bench:1",
+                                                  servicemonitor_crd=self.servicemonitors()):
+                child["metadata"].pop("ownerReferences", None)
+                self.apply(child)
+        return time.monotonic() - start
+
+    def servicemonitors(self) -> bool:
+        try:
+            client.ApiextensionsV1Api(self.api).read_custom_resource_definition(
+                "servicemonitors.monitoring.coreos.com")
+            return True
+        except client.ApiException:
+            return False
+
+    def cleanup(self) -> None:
+        for ns in self.namespaces:
+            self.core.delete_namespace(ns, propagation_policy="Background")
+        if self.topics:
+            self.kafka.delete_topics(self.topics, operation_timeout=60)
+
+
+def run() -> list[tuple[str, str]]:
+    b = Bench()
+    rows: list[tuple[str, str]] = []
+    op_ns = b.namespace("bench-op")
+    log = open(REPO / ".dev/logs/operator-bench.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "dashstream_operator.main", "-n", op_ns,
+                             "--liveness", f"http://127.0.0.1:{PORT}/healthz",
+                             "--resync-interval", "5"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait(lambda: _ok(PORT), 60, "operator up")
+        print(f"[bench] converging {N} pipelines with the operator ...", flush=True)
+        start = time.monotonic()
+        for i in range(N):
+            body = _pipeline(f"p{i:03d}", op_ns, b.bootstrap)
+            b.topics += [t["name"] for t in body["spec"]["topics"]]
+            b.apply(body)
+        _wait(lambda: b.ready_count(op_ns, True) == N, 900, "operator convergence")
+        t_op = time.monotonic() - start
+        print(f"[bench] tight client loop for the same {N} pipelines ...", flush=True)
+        t_base = b.baseline(b.namespace("bench-base"))
+        rows += [(f"converge {N} pipelines (operator)", f"{t_op:.1f} s"),
+                 (f"same objects by a tight client loop", f"{t_base:.1f} s"),
+                 ("ratio operator / loop", f"{t_op / t_base:.2f}")]
+
+        time.sleep(12)  # let the rollout's status updates settle before counting
+        m0, w0 = _scrape(PORT), _apiserver_writes(b.api)
+        p0 = m0.get("dashstream_operator_resync_objects[]", 0)
+        time.sleep(5 * 3 + 1)  # three resync passes
+        m1, w1 = _scrape(PORT), _apiserver_writes(b.api)
+        delta = {k: v - m0.get(k, 0) for k, v in m1.items()
+                 if k.startswith("dashstream_operator_api_requests_total")}
+        reqs = sum(delta.values())
+        writes = sum(v for k, v in delta.items() if "'GET'" not in k)
+        rows += [("API requests per no-op resync pass", f"{reqs / 3:.1f} ({p0:.0f} pipelines)"),
+                 ("operator writes per no-op resync pass", f"{writes / 3:.1f}"),
+                 ("API server writes, all clients, per pass", f"{(w1 - w0) / 3:.1f} "
+                  "(includes the control plane's own lease renewals)")]
+
+        lat = []
+        for i in range(EDITS):
+            name = f"p{i % N:03d}-websocket-server"
+            b.apps.patch_namespaced_deployment(name, op_ns, {"spec": {"replicas": 5}})
+            t = time.monotonic()
+            _wait(lambda n=name: b.apps.read_namespaced_deployment(n, op_ns).spec.replicas == 1,
+                  30, "repair", interval=0.01)
+            lat.append(time.monotonic() - t)
+        q = statistics.quantiles(lat, n=20)
+        rows += [(f"drift repair over {EDITS} hand edits", f"p50 {statistics.median(lat)*1000:.0f} ms, "
+                  f"p95 {q[18]*1000:.0f} ms")]
+
+        print(f"[bench] adding {N_RSS - N} light pipelines for the RSS figure ...", flush=True)
+        for i in range(N, N_RSS):
+            body = _pipeline(f"p{i:04d}", op_ns, b.bootstrap, components=False)
+            b.topics += [t["name"] for t in body["spec"]["topics"]]
+            b.apply(body)
+        _wait(lambda: b.ready_count(op_ns, False) >= N_RSS, 1800, "1,000 CRs reconciled")
+        rss = int(next(line.split()[1] for line in open(f"/proc/{proc.pid}/status")
+                       if line.startswith("VmRSS")))
+        rows += [(f"operator RSS with {N_RSS} CRs", f"{rss / 1024:.0f} MiB")]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        b.cleanup()
+    return rows
+
+
+def _ok(port: int) -> bool:
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    for k, v in run():
+        print(f"{k:50s} {v}")
