@@ -273,7 +273,9 @@ def _argocd_crds() -> dict[Path, bytes]:
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         # Wave -1: the CRDs exist before the operator (wave 0) and the CRs (wave 1).
-        "commonAnnotations": {SYNC_WAVE: "-1"},
+        # Never pruned or deleted with the Application: that would delete every CR.
+        "commonAnnotations": {SYNC_WAVE: "-1",
+                              "argocd.argoproj.io/sync-options": "Prune=false,Delete=false"},
         "resources": names,
     }
     out[ARGOCD / "crds/kustomization.yaml"] = (
@@ -284,7 +286,14 @@ def _argocd_crds() -> dict[Path, bytes]:
 # --- manifests/install -----------------------------------------------------------------
 
 def find_helm() -> str:
+    """$HELM, else helm on PATH, else the one `make env-up` built (.dev/env.sh), so that
+    `make check-generated` works without sourcing the environment first."""
     helm = os.environ.get("HELM") or shutil.which("helm")
+    env_sh = REPO / ".dev/env.sh"
+    if not helm and env_sh.exists():
+        for line in env_sh.read_text().splitlines():
+            if line.startswith("export HELM="):
+                helm = line.split("=", 1)[1].strip().strip('"')
     if not helm or not Path(helm).exists():
         raise SystemExit("helm not found (set HELM or put it on PATH): run `make env-up`, "
                          "which builds it, then `source .dev/env.sh`")

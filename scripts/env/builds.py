@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -113,20 +114,30 @@ def build_kubernetes() -> None:
 def build_helm() -> None:
     ver = VERSIONS["HELM_VERSION"]
     outdir = helm_dir()
-    if _fresh(outdir, ver, ["helm"]):
+    if _fresh(outdir, f"{ver}+k8s", ["helm"]):
         say(f"helm {ver}: cached in {outdir}")
         return
     need_tool("go", "install Go >= 1.26")
     major = ver.split(".")[0]
     say(f"helm {ver}: building from source (go install, a few minutes cold)")
     env = go_env() | {"GOBIN": str(outdir / "bin")}
+    mod = f"helm.sh/helm/{major}"
+    # Helm's Makefile stamps the Kubernetes version of its client libraries into the
+    # default capabilities; without it `helm template` assumes v1.20 and charts with a
+    # kubeVersion constraint fail.
+    info = subprocess.run(["go", "mod", "download", "-json", f"{mod}@{ver}"], env=env,
+                          check=True, capture_output=True, text=True, cwd=CACHE).stdout
+    gomod = Path(json.loads(info)["GoMod"]).read_text()
+    minor = re.search(r"k8s\.io/client-go v0\.(\d+)\.", gomod)
+    ld = [f"-s -w -X {mod}/internal/version.version={ver}"]
+    if minor:
+        for pkg in (f"{mod}/pkg/lint/rules", f"{mod}/pkg/chartutil"):
+            ld.append(f"-X {pkg}.k8sVersionMajor=1 -X {pkg}.k8sVersionMinor={minor.group(1)}")
     subprocess.run(
-        ["go", "install", "-trimpath", "-ldflags",
-         f"-s -w -X helm.sh/helm/{major}/internal/version.version={ver}",
-         f"helm.sh/helm/{major}/cmd/helm@{ver}"],
+        ["go", "install", "-trimpath", "-ldflags", " ".join(ld), f"{mod}/cmd/helm@{ver}"],
         env=env, check=True, cwd=CACHE,
     )
-    (outdir / ".stamp").write_text(ver)
+    (outdir / ".stamp").write_text(f"{ver}+k8s")
     say(f"helm {ver}: built into {outdir}/bin")
 
 
