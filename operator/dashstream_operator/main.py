@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     import kopf
 
     # Importing the handler modules registers their handlers with kopf.
+    import dashstream_operator.handlers.alertruleset
     import dashstream_operator.handlers.children
+    import dashstream_operator.handlers.dashboardset
     import dashstream_operator.handlers.pipeline
     import dashstream_operator.handlers.resync
     import dashstream_operator.handlers.startup  # noqa: F401

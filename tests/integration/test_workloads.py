@@ -183,11 +183,17 @@ def test_unchanged_pipeline_writes_nothing(kube_api: client.ApiClient, dyn: Dyna
         versions["pipeline"] = obj["metadata"]["resourceVersion"]
         return versions
 
-    before, _ = wait_until(settled, timeout=60, what="pipeline settled")
-    # The deployment controller updates Deployment status while it rolls out (no
-    # kubelet: replicas never become ready, so it settles quickly); wait until stable.
-    wait_until(lambda: settled() == settled(), timeout=30, interval=1, what="stable")
-    before = settled()
+    wait_until(settled, timeout=60, what="pipeline settled")
+    # The deployment controller updates Deployment status while it rolls out, and the
+    # pipeline's status follows what it reports; wait until nothing moved for 3 s.
+    seen: list[dict[str, str]] = []
+
+    def quiet_for_3s() -> bool:
+        seen.append(settled())
+        return len(seen) > 3 and all(s == seen[-1] for s in seen[-4:])
+
+    wait_until(quiet_for_3s, timeout=60, interval=1, what="no writes for 3 s")
+    before = seen[-1]
     apply(dyn, body)  # the same CR again
     # Three resync passes (3 s each) later nothing has been written.
     # An observation window, not a wait for a state: proving that nothing happens

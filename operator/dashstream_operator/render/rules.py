@@ -98,7 +98,7 @@ def canonical_groups(groups: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]
     return out
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """Multi-line strings (most ``expr`` and descriptions) as readable ``|`` blocks."""
 
 
@@ -120,16 +120,23 @@ def split_groups(groups: Sequence[Mapping[str, Any]], limit: int
                  ) -> tuple[list[list[Mapping[str, Any]]], list[str]]:
     """Whole groups packed in order into parts whose rule file stays under ``limit`` bytes;
     also the names of groups that alone exceed it (left out of every part)."""
+    # Block-style YAML of a list is the header plus each item's text, so sizes add up
+    # and every group is dumped once.
+    header = len(rules_yaml([]).encode()) - len(b"[]\n")
     parts: list[list[Mapping[str, Any]]] = [[]]
     too_large: list[str] = []
+    used = header
     for group in groups:
-        size = len(rules_yaml([group]).encode())
-        if size > limit:
-            too_large.append(f"group {group.get('name')!r} is {size} bytes (limit {limit})")
+        size = len(rules_yaml([group]).encode()) - header
+        if header + size > limit:
+            too_large.append(f"group {group.get('name')!r} is {header + size} bytes "
+                             f"(limit {limit})")
             continue
-        if parts[-1] and len(rules_yaml([*parts[-1], group]).encode()) > limit:
+        if parts[-1] and used + size > limit:
             parts.append([])
+            used = header
         parts[-1].append(group)
+        used += size
     return parts, too_large
 
 

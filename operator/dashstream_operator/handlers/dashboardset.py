@@ -1,0 +1,284 @@
+"""kopf handlers of DashboardSet: thin — index, pick the body, reconcile, report.
+
+Only watching handlers (``@kopf.on.event``), no ``on.create``/``on.update``: kopf's
+change detection stores a copy of the whole spec in
+``status.kopf.last-handled-configuration``, and a DashboardSet's spec carries
+dashboards of up to 1.5 MB, so that copy would double the object and push it past
+etcd's 1.5 MiB request limit (grafana-operator #789 made the same mistake with
+content caching). Reconciles are level-based, so watching is enough; what triggers one:
+
+- an event of the set itself (creation, spec or status change, operator start);
+- an event of one of its children (a hand edit or deletion is put back at once);
+- an event of a ConfigMap one of its dashboards reads (``configMapKeyRef``);
+- a change of the recording rules the namespace's AlertRuleSets declare;
+- an event of another set of the namespace sharing a dashboard uid (``UidConflict``);
+- the loop below, every resync interval: retries after failures, and notices a
+  GrafanaDashboard CRD installed later. No timer, hence no finalizer.
+
+A reconcile that finds nothing to change writes nothing, so the status write it
+makes when something did change ends in one more (no-op) reconcile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from dashstream_operator.handlers.children import register_owner_callback
+from dashstream_operator.handlers.startup import RESYNC_SECONDS, object_lock
+from dashstream_operator.k8s import Kube
+from dashstream_operator.models import (
+    ALERT_RULE_SET,
+    DASHBOARD_SET,
+    GROUP,
+    VERSION,
+    DashboardSetSpec,
+    DashboardSetStatus,
+    SpecError,
+)
+from dashstream_operator.reconcile.dashboardset import (
+    UidClaim,
+    claim_of,
+    reconcile_dashboardset,
+)
+from dashstream_operator.reconcile.status import apply_conditions, status_patch, with_ready
+from dashstream_operator.render.dashboards import GRAFANA_DASHBOARD
+
+__all__ = ["reconcile"]
+
+log = logging.getLogger(__name__)
+
+PLURAL = DASHBOARD_SET.plural
+KIND = DASHBOARD_SET.kind
+CRD_RECHECK_SECONDS = 10.0  # a missing CRD costs a discovery refresh; ask at most this often
+
+
+@dataclass
+class _Indexes:
+    uids: kopf.Index[str, UidClaim]
+    recorded: kopf.Index[str, frozenset[str]]
+
+
+@kopf.index(GROUP, VERSION, PLURAL, id="dashboard_uids")
+def dashboard_uids(body: kopf.Body, namespace: str, **_: Any) -> dict[str, UidClaim]:
+    """namespace -> what each DashboardSet claims (its status), for UidConflict."""
+    return {namespace: claim_of(body)}
+
+
+@kopf.index(GROUP, VERSION, PLURAL, id="dashboard_sources")
+def dashboard_sources(spec: kopf.Spec, namespace: str, name: str,
+                      **_: Any) -> dict[tuple[str, str], str]:
+    """(namespace, ConfigMap) -> the sets reading a dashboard from it."""
+    return {(namespace, d["configMapKeyRef"]["name"]): name for d in spec.get("dashboards") or []
+            if isinstance(d, dict) and isinstance(d.get("configMapKeyRef"), dict)}
+
+
+@kopf.index(GROUP, VERSION, ALERT_RULE_SET.plural, id="dashboard_recorded")
+def dashboard_recorded(spec: kopf.Spec, namespace: str,
+                       **_: Any) -> dict[str, frozenset[str]]:
+    """namespace -> recording-rule names declared inline by each AlertRuleSet."""
+    names = frozenset(r["record"] for g in spec.get("groups") or [] if isinstance(g, dict)
+                      for r in g.get("rules") or []
+                      if isinstance(r, dict) and isinstance(r.get("record"), str))
+    return {namespace: names} if names else {}
+
+
+def _values(index: kopf.Index[Any, Any] | None, key: Any) -> list[Any]:
+    """A snapshot of one index key (the index is updated in place by kopf's loop)."""
+    for _attempt in range(3):
+        try:
+            return list(index.get(key, [])) if index is not None else []
+        except RuntimeError:  # changed size during iteration: try again
+            continue
+    return []
+
+
+def _keys(index: kopf.Index[Any, Any]) -> list[Any]:
+    for _attempt in range(3):
+        try:
+            return list(index)
+        except RuntimeError:
+            continue
+    return []
+
+
+_crd_missing_since = [-1e9]
+
+
+def _grafana_crd(kube: Kube) -> bool:
+    if time.monotonic() - _crd_missing_since[0] < CRD_RECHECK_SECONDS:
+        return False
+    present = kube.has_kind(*GRAFANA_DASHBOARD)
+    if not present:
+        _crd_missing_since[0] = time.monotonic()
+    return present
+
+
+def _newest(*bodies: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    found = [b for b in bodies if b is not None]
+    if not found:
+        return None
+    return dict(max(found, key=lambda b: int(b["metadata"].get("resourceVersion") or 0)))
+
+
+def _write_status(memo: kopf.Memo, body: Mapping[str, Any], patch: dict[str, Any] | None) -> None:
+    if patch is None:
+        return
+    meta = body["metadata"]
+    updated = memo.kube.patch_status(DASHBOARD_SET, meta["namespace"], meta["name"], patch)
+    if updated:
+        memo.bodies.put(updated)  # our write is the newest truth until the watch catches up
+
+
+def reconcile(memo: kopf.Memo, namespace: str, name: str, *, repair: bool = False,
+              body: Mapping[str, Any] | None = None) -> None:
+    """Reconcile one set from the newest body known (the given one or the cache's)."""
+    raw = _newest(body, memo.bodies.get(KIND, namespace, name))
+    if raw is None or raw["metadata"].get("deletionTimestamp"):
+        return
+    with object_lock(raw["metadata"]["uid"]):
+        # Re-read under the lock: another path may have written status meanwhile.
+        cached = memo.bodies.get(KIND, namespace, name)
+        if cached is not None and cached["metadata"].get("uid") == raw["metadata"]["uid"]:
+            raw = _newest(raw, cached) or raw
+        try:
+            spec = DashboardSetSpec.from_body(raw)
+        except SpecError as exc:
+            _report_invalid(memo, raw, exc)
+            return
+        indexes: _Indexes | None = getattr(memo, "dashboard_indexes", None)
+        peers = _values(indexes.uids if indexes else None, namespace)
+        recorded = frozenset().union(*_values(indexes.recorded if indexes else None, namespace))
+        result = reconcile_dashboardset(raw, spec, memo.kube, memo.children, peers, recorded,
+                                        _grafana_crd(memo.kube), repair)
+        for type_, reason, message in result.events:
+            kopf.event(raw, type=type_, reason=reason, message=message)
+        _write_status(memo, raw, result.patch)
+    if result.retry:
+        log.info("dashboardset %s/%s: %s; retrying within %.0fs", namespace, name,
+                 result.retry, RESYNC_SECONDS)
+
+
+def _report_invalid(memo: kopf.Memo, body: Mapping[str, Any], exc: SpecError) -> None:
+    """Admission (schema, CEL) should have refused it; say so in status, do not retry."""
+    old = DashboardSetStatus.from_body(body)
+    generation = body["metadata"].get("generation")
+    updates = with_ready([("Valid", "False", "InvalidSpec", str(exc)[:4000])])
+    conditions = apply_conditions(old.conditions or [], updates, generation,
+                                  datetime.now(UTC).replace(microsecond=0))
+    new = old.model_copy(update={"observed_generation": generation, "conditions": conditions})
+    _write_status(memo, body, status_patch(body.get("status"), new))
+
+
+def _wake_peers(memo: kopf.Memo, body: Mapping[str, Any]) -> None:
+    """Re-settle uid conflicts with the sets sharing a uid with ``body`` (or losing one)."""
+    indexes: _Indexes | None = getattr(memo, "dashboard_indexes", None)
+    me, ns = claim_of(body), body["metadata"]["namespace"]
+    for peer in _values(indexes.uids if indexes else None, ns):
+        if peer.set_uid != me.set_uid and (peer.declared & me.declared or peer.conflicted):
+            reconcile(memo, ns, peer.name)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL, id="dashboardset-reconcile")
+def on_dashboardset(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
+    obj = event["object"]
+    meta = obj["metadata"]
+    if event.get("type") != "DELETED":  # children go with their ownerReferences
+        memo.bodies.put(obj)
+        reconcile(memo, meta["namespace"], meta["name"], body=obj)
+        obj = memo.bodies.get(KIND, meta["namespace"], meta["name"]) or obj
+    _wake_peers(memo, obj)
+
+
+def _is_source(namespace: str, name: str, dashboard_sources: kopf.Index[Any, str],
+               **_: Any) -> bool:
+    return (namespace, name) in dashboard_sources
+
+
+@kopf.on.event("", "v1", "configmaps", id="dashboardset-sources", when=_is_source)
+def on_source(namespace: str, name: str, memo: kopf.Memo,
+              dashboard_sources: kopf.Index[Any, str], **_: Any) -> None:
+    """A ConfigMap a dashboard reads changed: re-sync the sets reading it."""
+    for set_name in sorted(set(_values(dashboard_sources, (namespace, name)))):
+        reconcile(memo, namespace, set_name)
+
+
+_recorded_seen: dict[str, frozenset[str]] = {}
+_recorded_lock = threading.Lock()
+
+
+@kopf.on.event(GROUP, VERSION, ALERT_RULE_SET.plural, id="dashboardset-recording-rules")
+def on_recording_rules(namespace: str, memo: kopf.Memo,
+                       dashboard_recorded: kopf.Index[str, frozenset[str]],
+                       dashboard_uids: kopf.Index[str, UidClaim], **_: Any) -> None:
+    """Recording rules count as known metrics: re-validate the namespace's sets when the
+    names declared there change (not on every AlertRuleSet status write)."""
+    names = frozenset().union(*_values(dashboard_recorded, namespace))
+    with _recorded_lock:
+        changed = _recorded_seen.get(namespace) != names
+        _recorded_seen[namespace] = names
+    if changed:
+        for claim in _values(dashboard_uids, namespace):
+            reconcile(memo, namespace, claim.name)
+
+
+def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,
+                        child_deleted: bool) -> None:
+    """A child of this set changed or vanished: put back what differs."""
+    body = memo.bodies.get(KIND, namespace, name)
+    if body is None or body["metadata"].get("uid") != uid:
+        return  # not (yet) known, or a child of an older set of the same name
+    if child_deleted:
+        # Garbage collection after the set's deletion also deletes children: ask the
+        # API server, not the cache, before re-creating anything.
+        fresh = memo.kube.get_cr(DASHBOARD_SET, namespace, name)
+        if fresh is None or fresh["metadata"].get("uid") != uid or fresh["metadata"].get(
+                "deletionTimestamp"):
+            return
+    reconcile(memo, namespace, name, repair=True)
+
+
+register_owner_callback(KIND, on_children_changed)
+
+
+def _quietly(memo: kopf.Memo, namespace: str, name: str) -> None:
+    try:
+        reconcile(memo, namespace, name, repair=True)
+    except Exception:
+        log.exception("resync of dashboardset %s/%s failed", namespace, name)
+
+
+async def _loop(memo: kopf.Memo) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(RESYNC_SECONDS)  # the loop's cadence, not a retry wait
+        indexes: _Indexes = memo.dashboard_indexes
+        for namespace in _keys(indexes.uids):
+            for claim in _values(indexes.uids, namespace):
+                # copy_context: kopf.event() needs the operator's event queue (a context var).
+                ctx = contextvars.copy_context()
+                await loop.run_in_executor(None, ctx.run, _quietly, memo, namespace, claim.name)
+
+
+@kopf.on.startup(id="dashboardset-start")
+async def start(memo: kopf.Memo, dashboard_uids: kopf.Index[str, UidClaim],
+                dashboard_recorded: kopf.Index[str, frozenset[str]], **_: Any) -> None:
+    # The indexes are live views kopf keeps current; child callbacks and the loop need them.
+    memo.dashboard_indexes = _Indexes(dashboard_uids, dashboard_recorded)
+    memo.dashboard_resync_task = asyncio.create_task(_loop(memo))
+
+
+@kopf.on.cleanup(id="dashboardset-stop")
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    task = getattr(memo, "dashboard_resync_task", None)
+    if task is not None:
+        task.cancel()
