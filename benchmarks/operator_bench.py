@@ -122,7 +122,7 @@ class Bench:
             self.topics += [t["name"] for t in body["spec"]["topics"]]
             spec = DashStreamPipelineSpec.from_body(body)
             for child in render_pipeline_children(body["metadata"]["name"], ns,
-                                                  "00000000-0000-0000-0000-%012d" % i, spec,
+                                                  f"00000000-0000-0000-0000-{i:012d}", spec,
                                                   default_image="bench:1",
                                                   servicemonitor_crd=self.servicemonitors()):
                 child["metadata"].pop("ownerReferences", None)
@@ -165,7 +165,7 @@ def run() -> list[tuple[str, str]]:
         print(f"[bench] tight client loop for the same {N} pipelines ...", flush=True)
         t_base = b.baseline(b.namespace("bench-base"))
         rows += [(f"converge {N} pipelines (operator)", f"{t_op:.1f} s"),
-                 (f"same objects by a tight client loop", f"{t_base:.1f} s"),
+                 ("same objects by a tight client loop", f"{t_base:.1f} s"),
                  ("ratio operator / loop", f"{t_op / t_base:.2f}")]
 
         time.sleep(12)  # let the rollout's status updates settle before counting
@@ -191,8 +191,8 @@ def run() -> list[tuple[str, str]]:
                   30, "repair", interval=0.01)
             lat.append(time.monotonic() - t)
         q = statistics.quantiles(lat, n=20)
-        rows += [(f"drift repair over {EDITS} hand edits", f"p50 {statistics.median(lat)*1000:.0f} ms, "
-                  f"p95 {q[18]*1000:.0f} ms")]
+        p50, p95 = statistics.median(lat) * 1000, q[18] * 1000
+        rows += [(f"drift repair over {EDITS} hand edits", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms")]
 
         print(f"[bench] adding {N_RSS - N} light pipelines for the RSS figure ...", flush=True)
         for i in range(N, N_RSS):
@@ -200,8 +200,8 @@ def run() -> list[tuple[str, str]]:
             b.topics += [t["name"] for t in body["spec"]["topics"]]
             b.apply(body)
         _wait(lambda: b.ready_count(op_ns, False) >= N_RSS, 1800, "1,000 CRs reconciled")
-        rss = int(next(line.split()[1] for line in open(f"/proc/{proc.pid}/status")
-                       if line.startswith("VmRSS")))
+        status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+        rss = int(next(line.split()[1] for line in status if line.startswith("VmRSS")))
         rows += [(f"operator RSS with {N_RSS} CRs", f"{rss / 1024:.0f} MiB")]
     finally:
         proc.terminate()

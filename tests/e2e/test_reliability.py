@@ -56,7 +56,7 @@ def test_operator_sigkilled_at_random_while_50_pipelines_reconcile(
             {"name": topics[n][1], "role": "dlq"}]))
     first_ids: dict[str, str] = {}
     kills = []
-    for i in range(KILLS):
+    for _ in range(KILLS):
         with run_operator([namespace], artifacts_dir / "logs", resync=5.0) as op:
             delay = rng.uniform(0.5, 4.0)
             time.sleep(delay)  # a random moment of the operator's life, not a wait
