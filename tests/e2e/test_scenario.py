@@ -1,0 +1,228 @@
+"""The scenario a user would recognise, end to end on real parts.
+
+helm install (with the canonical AlertRuleSet and DashboardSet) -> apply the example
+DashStreamPipeline -> topics in Kafka, Deployments/Services/ServiceMonitors, rule and
+dashboard ConfigMaps -> the operator and the three servers run as local processes
+with the args, env and ports taken from the rendered Deployments (no kubelet here) ->
+a real Prometheus scrapes them where the ServiceMonitors say and loads the synced rule
+file -> an injected sequence gap raises dashstream_sequence_gaps_total and makes the
+SequenceGapsDetected expression return a series -> the viewer shows live events ->
+deleting the CRs removes the children and keeps the Retain topics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+from kubernetes.dynamic import DynamicClient
+
+from dashstream_operator.render import resolve_container_env
+from integration.workloads.browser import Chromium
+from integration.workloads.servers import free_port
+from support.env import REPO
+from support.kube import apply
+from support.pipelines import broker_topic, condition, get_pipeline
+from support.wait import wait_until
+
+RELEASE = "dso"
+
+
+def run(*cmd: str) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+@contextmanager
+def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def container_of(apps: client.AppsV1Api, ns: str, name: str) -> tuple[dict[str, Any], Any]:
+    dep = apps.read_namespaced_deployment(name, ns)
+    raw = apps.api_client.sanitize_for_serialization(dep)
+    return raw["spec"]["template"]["spec"]["containers"][0], dep
+
+
+def start_from_deployment(stack: ExitStack, apps: client.AppsV1Api, core: client.CoreV1Api,
+                          ns: str, name: str, logs: Path, extra_args: tuple[str, ...] = (),
+                          ) -> dict[str, Any]:
+    """Run what the Deployment would run: its args, its resolved env, its ports."""
+    ctr, _ = container_of(apps, ns, name)
+    configmaps = {c.metadata.name: c.data or {} for c in core.list_namespaced_config_map(ns).items}
+    env = {**os.environ, **resolve_container_env(ctr, configmaps, {})}
+    cmd = [*(ctr.get("command") or []), *(ctr.get("args") or []), *extra_args]
+    exe = shutil.which(cmd[0]) or cmd[0]
+    stack.enter_context(process([exe, *cmd[1:]], env, logs / f"{name}.log"))
+    return ctr
+
+
+def prometheus_config(custom: client.CustomObjectsApi, core: client.CoreV1Api, ns: str,
+                      ports: dict[str, dict[str, int]], rule_file: Path) -> dict[str, Any]:
+    """Scrape jobs exactly as the ServiceMonitors describe them (job = Service name, as
+    prometheus-operator names it), pointed at the local processes' ports."""
+    jobs = []
+    for sm in custom.list_namespaced_custom_object("monitoring.coreos.com", "v1", ns,
+                                                   "servicemonitors")["items"]:
+        selector = sm["spec"]["selector"]["matchLabels"]
+        sel = ",".join(f"{k}={v}" for k, v in selector.items())
+        for svc in core.list_namespaced_service(ns, label_selector=sel).items:
+            for ep in sm["spec"]["endpoints"]:
+                port = ports[svc.metadata.name][ep["port"]]
+                jobs.append({"job_name": svc.metadata.name,
+                             "scrape_interval": ep.get("interval", "30s"),
+                             "metrics_path": ep.get("path", "/metrics"),
+                             "static_configs": [{"targets": [f"127.0.0.1:{port}"],
+                                                 "labels": {"namespace": ns}}]})
+    return {"global": {"evaluation_interval": "2s"}, "rule_files": [str(rule_file)],
+            "scrape_configs": jobs}
+
+
+def prom_query(port: int, expr: str) -> list[dict[str, Any]]:
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    body = json.loads(urllib.request.urlopen(url, timeout=5).read())
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def test_user_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace: str,
+                       kafka_admin: Any, kafka_bootstrap: str, crds_installed: list[str],
+                       thirdparty_crds: list[str], artifacts_dir: Path) -> None:
+    apps, core = client.AppsV1Api(kube_api), client.CoreV1Api(kube_api)
+    custom = client.CustomObjectsApi(kube_api)
+    logs = artifacts_dir / "e2e"
+    logs.mkdir(parents=True, exist_ok=True)
+    helm = os.environ.get("HELM", "helm")
+    run(helm, "install", RELEASE, str(REPO / "charts/dashstream-operator"), "-n", namespace,
+        "--skip-crds", "--set", f"watchNamespaces={{{namespace}}}",
+        "--set", "defaultAlertRules.enabled=true", "--set", "defaultDashboards.enabled=true")
+    with ExitStack() as stack:
+        # --- the operator, with the args of the Deployment helm rendered ---------------
+        op_dep = next(d for d in apps.list_namespaced_deployment(namespace).items
+                      if d.metadata.labels.get("app.kubernetes.io/name") == "dashstream-operator")
+        ctr = apps.api_client.sanitize_for_serialization(op_dep)["spec"]["template"]["spec"][
+            "containers"][0]
+        op_port = free_port()
+        args = [a if not a.startswith("--liveness=") else
+                f"--liveness=http://127.0.0.1:{op_port}/healthz" for a in ctr["args"]]
+        env = {**os.environ, **{e["name"]: e.get("value", "") for e in ctr.get("env") or []
+                                if "value" in e}}
+        stack.enter_context(process([sys.executable, "-m", "dashstream_operator.main", *args],
+                                    env, logs / "operator.log"))
+
+        # --- the example pipeline, pointed at our broker, scraped every 2 s -----------
+        doc = yaml.safe_load((REPO / "manifests/examples/pipeline-minimal.yaml").read_text())
+        doc["metadata"]["namespace"] = namespace
+        doc["spec"]["kafka"]["bootstrapServers"] = kafka_bootstrap
+        events, dlq = f"{namespace}-quality", f"{namespace}-quality-dlq"
+        doc["spec"]["topics"] = [{"name": events, "role": "events", "partitions": 3},
+                                 {"name": dlq, "role": "dlq"}]
+        doc["spec"]["monitoring"] = {"serviceMonitor": {"interval": "2s"}}
+        apply(dyn, doc)
+        name = doc["metadata"]["name"]
+        wait_until(lambda: (condition(get_pipeline(kube_api, namespace, name), "TopicsReady")
+                            or {}).get("status") == "True", timeout=90, what="TopicsReady")
+        assert broker_topic(kafka_admin, events)[0] == 3  # type: ignore[index]
+        comps = ("websocket-server", "prometheus-exporter", "quality-monitor")
+        wait_until(lambda: all(custom.get_namespaced_custom_object(
+            "monitoring.coreos.com", "v1", namespace, "servicemonitors", f"{name}-{c}")
+            for c in comps), timeout=60, what="ServiceMonitors")
+
+        def synced(plural: str, set_name: str) -> bool:
+            obj = custom.get_namespaced_custom_object("dashstream.io", "v1alpha1", namespace,
+                                                      plural, set_name)
+            return (condition(obj, "Ready") or {}).get("status") == "True"
+
+        wait_until(lambda: synced("alertrulesets", "dashstream"), timeout=90, what="rules Ready")
+        wait_until(lambda: synced("dashboardsets", "dashstream"), timeout=90,
+                   what="dashboards Ready")
+        rule_cms = [c for c in core.list_namespaced_config_map(namespace).items
+                    if c.metadata.labels and c.metadata.labels.get(
+                        "dashstream.io/alertruleset") == "dashstream"]
+        dash_cms = [c for c in core.list_namespaced_config_map(
+            namespace, label_selector="grafana_dashboard=1").items]
+        assert rule_cms and len(dash_cms) == 3
+        rule_file = Path(tempfile.mkdtemp(prefix="dashstream-e2e-")) / "rules.yaml"
+        rule_file.write_text(next(iter(rule_cms[0].data.values())))
+
+        # --- the three servers, as their Deployments describe them --------------------
+        ports: dict[str, dict[str, int]] = {}
+        for comp in comps:
+            extra = ("--fault-injection",) if comp == "quality-monitor" else ()
+            ctr = start_from_deployment(stack, apps, core, namespace, f"{name}-{comp}", logs,
+                                        extra)
+            ports[f"{name}-{comp}"] = {p["name"]: p["containerPort"] for p in ctr["ports"]}
+        # --- a real Prometheus, configured from the ServiceMonitors -------------------
+        prom_port = free_port()
+        cfg = rule_file.with_name("prometheus.yml")
+        cfg.write_text(yaml.safe_dump(prometheus_config(custom, core, namespace, ports,
+                                                        rule_file)))
+        stack.enter_context(process(
+            [os.environ.get("PROMETHEUS", "prometheus"), f"--config.file={cfg}",
+             f"--storage.tsdb.path={cfg.parent / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{prom_port}"], dict(os.environ),
+            logs / "prometheus.log"))
+        _, took = wait_until(lambda: len(prom_query(prom_port, "up == 1")) == 3, timeout=90,
+                             what="Prometheus scraping all three servers")
+        print(f"Prometheus scraping the 3 servers after {took:.1f}s")
+        wait_until(lambda: prom_query(prom_port, "dashstream_quality_monitor_queries_total > 0"),
+                   timeout=60, what="events counted by the exporter")
+        gap_expr = next(r["expr"] for g in yaml.safe_load(rule_file.read_text())["groups"]
+                        for r in g["rules"] if r.get("alert") == "SequenceGapsDetected")
+        assert not prom_query(prom_port, gap_expr)
+        qm_port = ports[f"{name}-quality-monitor"]["metrics"]
+        urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{qm_port}/admin/inject?kind=gap", method="POST"), timeout=10)
+        _, took = wait_until(lambda: prom_query(prom_port, gap_expr), timeout=90,
+                             what="SequenceGapsDetected expression returns a series")
+        gaps = prom_query(prom_port, "dashstream_sequence_gaps_total")
+        print(f"injected gap: dashstream_sequence_gaps_total={gaps[0]['value'][1]}, "
+              f"SequenceGapsDetected expression true {took:.1f}s later")
+        assert float(gaps[0]["value"][1]) >= 1
+
+        # --- the viewer shows live events --------------------------------------------
+        ws_port = ports[f"{name}-websocket-server"]["http"]
+        browser = Chromium(logs / "chromium.log")
+        try:
+            browser.navigate(f"http://127.0.0.1:{ws_port}/")
+            count = "Number(document.body.dataset.events || 0)"
+            first, _ = wait_until(lambda: browser.evaluate(count) >= 3 and browser.evaluate(
+                count), timeout=30, what="events on the viewer")
+            wait_until(lambda: browser.evaluate(count) > first, timeout=30, what="live events")
+            browser.screenshot(artifacts_dir / "e2e-viewer.png")
+        finally:
+            browser.close()
+
+    # --- deleting the CRs: children go, Retain topics stay ---------------------------
+    for plural, obj in (("dashstreampipelines", name), ("alertrulesets", "dashstream"),
+                        ("dashboardsets", "dashstream")):
+        custom.delete_namespaced_custom_object("dashstream.io", "v1alpha1", namespace, plural, obj)
+    wait_until(lambda: not [d for d in apps.list_namespaced_deployment(namespace).items
+                            if d.metadata.name.startswith(f"{name}-")]
+               and not core.list_namespaced_config_map(
+                   namespace, label_selector="grafana_dashboard=1").items,
+               timeout=60, what="children removed")
+    assert broker_topic(kafka_admin, events) is not None, "a Retain topic was deleted"
+    run(helm, "uninstall", RELEASE, "-n", namespace)
+    kafka_admin.delete_topics([events, dlq], operation_timeout=30)
