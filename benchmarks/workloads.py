@@ -1,0 +1,179 @@
+"""Workload benchmarks, measured side by side on one fresh topic of the local broker.
+
+1. Raw confluent-kafka ``consume(500)`` drain rate R of N generated events, and
+   the prometheus-exporter's ingest rate E of the same N events (the real
+   console script, a fresh group); printed with E/R.
+2. WebSocket fan-out: 100 clients, events produced at a fixed rate into the
+   same topic; kafka->client latency p50/p99 and delivered events/s, for the
+   websocket-server and for a plain aiohttp broadcast of the same frames
+   (``benchmarks._raw_broadcast``); printed with their ratios.
+
+Figures only; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from confluent_kafka import Consumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from benchmarks._fanout import FanoutResult, run_clients
+from benchmarks._kafka import bootstrap, drain_rate, fill, produce_at_rate, temporary_topic
+from benchmarks._report import append_section
+
+__all__ = ["run_benchmark"]
+
+# 500k events (~90 MB) exceed librdkafka's 64 MiB prefetch queue, so the drain
+# includes fetching from the broker, not only reading memory.
+EVENTS: Final = int(os.environ.get("BENCH_EVENTS", "500000"))
+CLIENTS: Final = 100
+CLIENT_PROCESSES: Final = 2
+FANOUT_RATE: Final = float(os.environ.get("BENCH_FANOUT_RATE", "200"))
+FANOUT_SECONDS: Final = 15.0
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _sample(port: int, name: str, **labels: str) -> float | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    values = [s.value for f in text_string_to_metric_families(text) for s in f.samples
+              if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+    return sum(values) if values else None
+
+
+def _server(script: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    base = {**os.environ, "KAFKA_BROKERS": bootstrap(), "LOG_LEVEL": "WARNING",
+            "METRICS_HOST": "127.0.0.1", "WEBSOCKET_HOST": "127.0.0.1"}
+    return subprocess.Popen([str(BIN / script)], env={**base, **env},
+                            stdout=subprocess.DEVNULL)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _commit_at_end(topic: str, group: str) -> None:
+    """Start ``group`` at the current end of the topic (nothing skipped, no backlog)."""
+    c = Consumer({"bootstrap.servers": bootstrap(), "group.id": group})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = [TopicPartition(topic, p, c.get_watermark_offsets(
+            TopicPartition(topic, p), timeout=10)[1]) for p in parts]
+        c.commit(offsets=ends, asynchronous=False)
+    finally:
+        c.close()
+
+
+def exporter_rate(topic: str, count: int) -> float:
+    port = _free_port()
+    proc = _server("dashstream-exporter", {"KAFKA_TOPIC": topic, "METRICS_PORT": str(port),
+                                           "KAFKA_GROUP_ID": f"bench-exporter-{topic}"})
+    try:
+        first_at, first_count = 0.0, 0.0
+        while True:
+            received = _sample(port, "dashstream_exporter_messages_received_total") or 0.0
+            if received and not first_at:
+                first_at, first_count = time.time(), received
+            if received >= count:
+                break
+            if proc.poll() is not None:
+                raise RuntimeError("the exporter exited")
+            time.sleep(0.1)
+        last = _sample(port, "dashstream_exporter_last_event_timestamp_seconds") or time.time()
+        return (count - first_count) / (last - first_at)
+    finally:
+        _stop(proc)
+
+
+def _wait_until(check: Callable[[], object], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError("server not ready")
+        time.sleep(0.1)
+
+
+def fanout_dashstream(topic: str) -> FanoutResult:
+    port, group = _free_port(), f"bench-ws-{topic}"
+    _commit_at_end(topic, group)
+    proc = _server("dashstream-websocket-server", {
+        "KAFKA_TOPIC": topic, "WEBSOCKET_PORT": str(port), "KAFKA_GROUP_ID": group,
+        "KAFKA_LAG_CHECK_INTERVAL_SECS": "0.5", "WEBSOCKET_DLQ_ENABLED": "false"})
+    try:
+        # Assigned and positioned: the lag series of every partition exists.
+        _wait_until(lambda: _sample(port, "websocket_kafka_consumer_lag") is not None)
+        return run_clients(f"ws://127.0.0.1:{port}/ws", CLIENTS, CLIENT_PROCESSES,
+                           lambda: produce_at_rate(bootstrap(), topic, FANOUT_RATE,
+                                                   FANOUT_SECONDS))
+    finally:
+        _stop(proc)
+
+
+def fanout_raw(topic: str) -> FanoutResult:
+    port, group = _free_port(), f"bench-raw-ws-{topic}"
+    _commit_at_end(topic, group)
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks._raw_broadcast", str(port), topic,
+                             group], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap()})
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != b"ready":  # printed once partitions are assigned
+            raise RuntimeError("raw broadcast server failed to start")
+        return run_clients(f"ws://127.0.0.1:{port}/ws", CLIENTS, CLIENT_PROCESSES,
+                           lambda: produce_at_rate(bootstrap(), topic, FANOUT_RATE,
+                                                   FANOUT_SECONDS))
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def run_benchmark(record: bool) -> None:
+    servers = bootstrap()
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+        lines.append(f"- {line}")
+
+    with temporary_topic(servers, partitions=3) as topic:
+        size = fill(servers, topic, EVENTS)
+        say(f"topic {topic}: 3 partitions, {EVENTS} quality events, "
+            f"{size / EVENTS:.0f} bytes/event on average")
+        raw = drain_rate(servers, topic, EVENTS)
+        ingest = exporter_rate(topic, EVENTS)
+        say(f"raw confluent-kafka consume(500): {raw:,.0f} events/s; prometheus-exporter "
+            f"ingest: {ingest:,.0f} events/s; exporter/raw = {ingest / raw:.2f}")
+        ours = fanout_dashstream(topic)
+        say(ours.line(f"websocket-server fan-out at {FANOUT_RATE:.0f} events/s"))
+        base = fanout_raw(topic)
+        say(base.line(f"raw aiohttp broadcast at {FANOUT_RATE:.0f} events/s"))
+        say(f"websocket-server / raw broadcast: p50 {ours.pct(50) / base.pct(50):.2f}x, "
+            f"p99 {ours.pct(99) / base.pct(99):.2f}x, delivered events/s "
+            f"{(ours.received / ours.seconds) / (base.received / base.seconds):.2f}x")
+    if record:
+        append_section("Workloads: consume, exporter ingest, WebSocket fan-out", lines)

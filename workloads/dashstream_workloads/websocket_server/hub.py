@@ -1,0 +1,134 @@
+"""Fan-out: every client has its own bounded queue and its own writer task.
+
+The broadcast only appends to queues and never awaits a client, so a client
+that stops reading can only fill its own queue; once full, its *oldest*
+queued events are dropped (``websocket_dropped_messages_total{reason=
+"lagged_receiver"}``) and it is told how many with a ``lagged`` frame. The
+others are not slowed at all.
+
+A writer sends everything queued since its last send as one frame (a
+``batch`` frame when there is more than one event): under load that turns
+N sends per client into one, and it is what lets one process serve 100
+clients at thousands of events per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+from aiohttp import web
+
+from dashstream_workloads.websocket_server.frames import lagged_frame
+from dashstream_workloads.websocket_server.metrics import WsMetrics
+from dashstream_workloads.websocket_server.replay import Outgoing
+
+__all__ = ["Client", "Hub", "batch_frame"]
+
+log = logging.getLogger(__name__)
+
+
+def batch_frame(frames: list[str]) -> str:
+    """Several JSON frames as one ``{"type":"batch","events":[...]}`` frame,
+    by concatenation: the frames are already JSON, nothing is re-encoded."""
+    return '{"type":"batch","events":[' + ",".join(frames) + "]}"
+
+
+class Client:
+    """One connected WebSocket and its queue."""
+
+    def __init__(self, ws: web.WebSocketResponse, queue_size: int, metrics: WsMetrics) -> None:
+        self.ws = ws
+        self.queue_size = queue_size
+        self._metrics = metrics
+        self._queue: deque[Outgoing] = deque()
+        self._missed = 0
+        self._wakeup = asyncio.Event()
+        # Live events at or below these offsets were already sent by the replay.
+        self.floor: dict[int, int] = {}
+        self.sent = 0
+
+    def offer(self, items: Iterable[Outgoing]) -> None:
+        queue = self._queue
+        queue.extend(items)
+        overflow = len(queue) - self.queue_size
+        if overflow > 0:
+            for _ in range(overflow):
+                queue.popleft()
+            self._count_drops(overflow)
+        self._wakeup.set()
+
+    def _count_drops(self, overflow: int) -> None:
+        # Counted when the drop happens, not when the client is told: a client that
+        # never reads again must still show up in the metrics. One "warning" event
+        # per lagging episode, one more "critical" event once it has lost a whole
+        # queue's worth; messages are counted under the episode's severity so far.
+        m = self._metrics
+        before, self._missed = self._missed, self._missed + overflow
+        m.dropped_lagged.inc(overflow)
+        if before == 0:
+            m.client_lag_event("warning")
+        if before < self.queue_size <= self._missed:
+            m.client_lag_event("critical")
+        m.client_lag_messages("critical" if self._missed >= self.queue_size else "warning",
+                              overflow)
+
+    def _take(self) -> list[str]:
+        frames = []
+        floor = self.floor
+        while self._queue:
+            item = self._queue.popleft()
+            if item.partition >= 0 and item.offset <= floor.get(item.partition, -1):
+                continue
+            frames.append(item.frame)
+        return frames
+
+    async def run_writer(self, replay: list[Outgoing]) -> None:
+        """Send the replay, then live frames, until the socket closes."""
+        for item in replay:
+            if item.partition >= 0:
+                self.floor[item.partition] = max(self.floor.get(item.partition, -1), item.offset)
+        if replay:
+            await self.ws.send_str(batch_frame([item.frame for item in replay]))
+        while not self.ws.closed:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if self._missed:  # the episode ends: tell the client what it lost
+                missed, self._missed = self._missed, 0
+                await self.ws.send_str(lagged_frame(missed))
+            frames = self._take()
+            if not frames:
+                continue
+            self.sent += len(frames)
+            await self.ws.send_str(frames[0] if len(frames) == 1 else batch_frame(frames))
+
+    def close(self) -> None:
+        self._wakeup.set()
+
+
+class Hub:
+    """The set of connected clients; used from the event loop only."""
+
+    def __init__(self, metrics: WsMetrics) -> None:
+        self._metrics = metrics
+        self.clients: set[Client] = set()
+
+    def add(self, client: Client) -> None:
+        self.clients.add(client)
+        self._metrics.connected_clients.set(len(self.clients))
+
+    def remove(self, client: Client) -> None:
+        self.clients.discard(client)
+        client.close()
+        self._metrics.connected_clients.set(len(self.clients))
+
+    def publish(self, items: list[Outgoing]) -> None:
+        """Queue ``items`` for every client; returns without awaiting anyone."""
+        if items:
+            for client in self.clients:
+                client.offer(items)
+
+    def stats(self) -> Mapping[str, int]:
+        return {"clients": len(self.clients)}
