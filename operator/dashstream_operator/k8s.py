@@ -9,10 +9,10 @@ labels and annotations).
 from __future__ import annotations
 
 import base64
-import time
-from datetime import UTC, datetime
 import threading
+import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client, config
