@@ -68,7 +68,7 @@ demo: env-up ## bring everything up and show it working end to end
 	@$(IN_ENV) && $(PY) scripts/demo.py
 
 bench: env-up ## benchmarks: print figures and ratios measured side by side
-	@$(IN_ENV) && $(PY) -m benchmarks
+	@$(IN_ENV) && $(PY) -m benchmarks --record $(BENCH_ARGS)
 
 clean: ## remove local build leftovers (not the cache, not .dev)
 	@rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache test-artifacts

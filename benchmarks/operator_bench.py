@@ -217,6 +217,17 @@ def _ok(port: int) -> bool:
         return False
 
 
+def run_benchmark(record: bool) -> None:
+    rows = run()
+    for k, v in rows:
+        print(f"{k:50s} {v}", flush=True)
+    if record:
+        from benchmarks._report import append_section
+
+        append_section(f"Operator: {N} pipelines, {N_RSS} CRs for RSS",
+                       ["| figure | value |", "|---|---|",
+                        *(f"| {k} | {v} |" for k, v in rows)])
+
+
 if __name__ == "__main__":
-    for k, v in run():
-        print(f"{k:50s} {v}")
+    run_benchmark(record="--record" in sys.argv)
