@@ -100,7 +100,7 @@ def _message_cases() -> list[tuple[str, bytes, str]]:
     future.header.schema_version = wire.SCHEMA_VERSION + 5
     return [
         ("empty frame", b"", "buffer_underflow"),
-        ("flag byte only", b"\x00", "invalid_protobuf"),
+        ("flag byte, no payload", b"\x00", "buffer_underflow"),
         ("truncated message", good[: len(good) // 2], "buffer_underflow"),
         ("garbage bytes", b"\x00\xff\xfe\xfd garbage \x07\x08", "invalid_protobuf"),
         ("oversized payload", b"\x00" + b"\x01" * 4096, "payload_too_large"),
