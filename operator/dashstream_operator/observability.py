@@ -17,7 +17,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["METRICS", "REGISTRY", "Metrics", "reconcile_timer", "serve"]
+__all__ = ["METRICS", "REGISTRY", "Metrics", "about", "reconcile_timer", "serve"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -55,6 +55,14 @@ class Metrics:
 
 
 METRICS = Metrics(REGISTRY)
+
+
+def about(kind: str, namespace: object, name: object) -> dict[str, object]:
+    """``extra=`` for a log call about one of our objects: kopf's JSON formatter then
+    adds its ``object`` (namespace/name) to the line, as on kopf's own lines."""
+    return {"k8s_skip": True, "k8s_ref": {"apiVersion": "dashstream.io/v1alpha1",
+                                          "kind": kind, "namespace": namespace,
+                                          "name": name}}
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from dashstream_operator.models import (
     AlertRuleSetStatus,
     SpecError,
 )
-from dashstream_operator.observability import METRICS, reconcile_timer
+from dashstream_operator.observability import METRICS, about, reconcile_timer
 from dashstream_operator.reconcile.alertruleset import LastValid, reconcile_alertruleset
 from dashstream_operator.reconcile.status import apply_conditions, ready_condition, status_patch
 
@@ -105,10 +105,12 @@ def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo) -> None:
     try:
         reconcile(body, memo)
     except kopf.PermanentError as exc:
-        log.info("AlertRuleSet %s/%s: %s", meta.get("namespace"), meta.get("name"), exc)
+        log.info("AlertRuleSet %s/%s: %s", meta.get("namespace"), meta.get("name"), exc,
+                 extra=about("AlertRuleSet", meta.get("namespace"), meta.get("name")))
     except Exception:
         log.exception("reconcile of AlertRuleSet %s/%s failed; the resync loop retries",
-                      meta.get("namespace"), meta.get("name"))
+                      meta.get("namespace"), meta.get("name"),
+                      extra=about("AlertRuleSet", meta.get("namespace"), meta.get("name")))
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="alertruleset-reconcile")

@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 
 from dashstream_operator.models import GROUP, KINDS, VERSION
+from dashstream_operator.observability import about
 
 __all__ = ["MANAGED_BY", "BodyCache", "register_owner_callback"]
 
@@ -103,7 +104,8 @@ def on_child_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
         callback(memo, obj["metadata"]["namespace"], owner["name"], owner["uid"], deleted)
     except Exception:
         log.exception("repairing children of %s %s/%s failed", owner["kind"],
-                      obj["metadata"]["namespace"], owner["name"])
+                      obj["metadata"]["namespace"], owner["name"],
+                      extra=about(owner["kind"], obj["metadata"]["namespace"], owner["name"]))
 
 
 for _group, _version, _plural in CHILD_RESOURCES:

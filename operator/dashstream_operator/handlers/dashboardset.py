@@ -45,6 +45,7 @@ from dashstream_operator.models import (
     DashboardSetStatus,
     SpecError,
 )
+from dashstream_operator.observability import about
 from dashstream_operator.reconcile.dashboardset import (
     UidClaim,
     claim_of,
@@ -165,7 +166,8 @@ def reconcile(memo: kopf.Memo, namespace: str, name: str, *, repair: bool = Fals
         _write_status(memo, raw, result.patch)
     if result.retry:
         log.info("dashboardset %s/%s: %s; retrying within %.0fs", namespace, name,
-                 result.retry, RESYNC_SECONDS)
+                 result.retry, RESYNC_SECONDS,
+                 extra=about("DashboardSet", namespace, name))
 
 
 def _report_invalid(memo: kopf.Memo, body: Mapping[str, Any], exc: SpecError) -> None:
@@ -254,7 +256,8 @@ def _quietly(memo: kopf.Memo, namespace: str, name: str) -> None:
     try:
         reconcile(memo, namespace, name, repair=True)
     except Exception:
-        log.exception("resync of dashboardset %s/%s failed", namespace, name)
+        log.exception("resync of dashboardset %s/%s failed", namespace, name,
+                      extra=about("DashboardSet", namespace, name))
 
 
 async def _loop(memo: kopf.Memo) -> None:

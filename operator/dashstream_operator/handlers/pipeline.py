@@ -28,7 +28,7 @@ from dashstream_operator.models import (
     DashStreamPipelineStatus,
     SpecError,
 )
-from dashstream_operator.observability import METRICS, reconcile_timer
+from dashstream_operator.observability import METRICS, about, reconcile_timer
 from dashstream_operator.reconcile.pipeline import reconcile_pipeline, reconcile_pipeline_topics
 from dashstream_operator.reconcile.status import (
     apply_conditions,
@@ -184,7 +184,8 @@ def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,
     try:
         reconcile(body, memo, None, repair=True)
     except (kopf.TemporaryError, kopf.PermanentError) as exc:
-        log.info("children of %s/%s: %s", namespace, name, exc)
+        log.info("children of %s/%s: %s", namespace, name, exc,
+                 extra=about(PIPELINE.kind, namespace, name))
 
 
 register_owner_callback(PIPELINE.kind, on_children_changed)
@@ -211,7 +212,8 @@ def delete_topics(body: kopf.Body, memo: kopf.Memo, topic_claims: kopf.Index[str
         errors_text = f"cannot delete topics yet: {exc}"
     else:
         if not errors:
-            log.info("deleted topics %s", [t.name for t in mine])
+            log.info("deleted topics %s", [t.name for t in mine],
+                     extra=about(PIPELINE.kind, ns, body.metadata.name))
             return
         errors_text = "; ".join(f"{e.topic}: {e.message}" for e in errors)
     old = DashStreamPipelineStatus.from_body(body)

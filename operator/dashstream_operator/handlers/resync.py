@@ -22,7 +22,7 @@ from kubernetes import client
 from dashstream_operator.handlers.pipeline import claims_index, reconcile
 from dashstream_operator.handlers.startup import RESYNC_SECONDS
 from dashstream_operator.models import GROUP, PIPELINE, VERSION, KindInfo
-from dashstream_operator.observability import METRICS
+from dashstream_operator.observability import METRICS, about
 
 __all__ = ["list_objects", "list_pipelines", "register_resync", "resync_once"]
 
@@ -64,11 +64,13 @@ def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo,
         reconcile(body, memo, claims, repair=True)
     except (kopf.TemporaryError, kopf.PermanentError) as exc:
         # Already reported in status; the next tick tries again.
-        log.info("resync of %s/%s: %s", body["metadata"].get("namespace"),
-                 body["metadata"].get("name"), exc)
+        meta = body["metadata"]
+        log.info("resync of %s/%s: %s", meta.get("namespace"), meta.get("name"), exc,
+                 extra=about(body.get("kind", ""), meta.get("namespace"), meta.get("name")))
     except Exception:
-        log.exception("resync of %s/%s failed", body["metadata"].get("namespace"),
-                      body["metadata"].get("name"))
+        meta = body["metadata"]
+        log.exception("resync of %s/%s failed", meta.get("namespace"), meta.get("name"),
+                      extra=about(body.get("kind", ""), meta.get("namespace"), meta.get("name")))
 
 
 async def resync_once(memo: kopf.Memo) -> int:
