@@ -203,3 +203,34 @@ def test_unchanged_pipeline_writes_nothing(kube_api: client.ApiClient, dyn: Dyna
     changed = sorted(k for k in before if before[k] != after.get(k))
     print(f"objects rewritten by 3 no-op resyncs and a re-apply: {changed or 'none'}")
     assert not changed
+
+
+def test_disabled_component_children_are_deleted(kube_api: client.ApiClient,
+                                                 dyn: DynamicClient, namespace: str,
+                                                 kafka_bootstrap: str,
+                                                 operator: OperatorProcess) -> None:
+    apps, core = client.AppsV1Api(kube_api), client.CoreV1Api(kube_api)
+    body = pipeline("trim", namespace, kafka_bootstrap, [{"name": f"trim-{namespace}",
+                                                          "role": "events"}])
+    apply(dyn, body)
+    wait_until(lambda: len(apps.list_namespaced_deployment(namespace).items) == 3, timeout=60,
+               what="3 Deployments")
+    keep = {d.metadata.name: d.metadata.resource_version
+            for d in apps.list_namespaced_deployment(namespace).items
+            if not d.metadata.name.endswith("quality-monitor")}
+    body["spec"]["components"] = {"qualityMonitor": {"enabled": False}}
+    apply(dyn, body)
+    _, took = wait_until(
+        lambda: not [o for o in (*apps.list_namespaced_deployment(namespace).items,
+                                 *core.list_namespaced_service(namespace).items,
+                                 *core.list_namespaced_config_map(namespace).items)
+                     if o.metadata.name == "trim-quality-monitor"],
+        timeout=30, what="quality-monitor children deleted")
+    print(f"disabled component's Deployment, Service and ConfigMap deleted after {took:.2f}s")
+    after = {d.metadata.name: d.metadata.resource_version
+             for d in apps.list_namespaced_deployment(namespace).items}
+    assert after == keep, "the other components' Deployments were touched"
+    comps = get_pipeline(kube_api, namespace, "trim")["status"]
+    wait_until(lambda: get_pipeline(kube_api, namespace, "trim")["status"].get(
+        "componentsReady", "").endswith("/2"), timeout=30, what="status counts 2 components")
+    assert comps is not None
