@@ -5,7 +5,10 @@ SHELL := /bin/bash
 
 CACHE   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/dashstream
 PYTHON  ?= python3
-VENV    ?= $(CACHE)/venv-py$(shell $(PYTHON) -c 'import sys;print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+# One virtualenv per checkout (the editable install points at this checkout's sources),
+# keyed by Python version and the checkout's path.
+PYVER   := $(shell $(PYTHON) -c 'import sys;print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+VENV    ?= $(CACHE)/venv-py$(PYVER)-$(shell printf %s "$(CURDIR)" | sha1sum | cut -c1-8)
 PY      := $(VENV)/bin/python
 DEVENV  := $(PYTHON) scripts/env/devenv.py
 ENV_SH  := .dev/env.sh
