@@ -171,6 +171,7 @@ def test_bad_input_corpus(kube_api: client.ApiClient, dyn: DynamicClient, namesp
                           kafka_bootstrap: str, crds_installed: list[str], artifacts_dir: Path,
                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cases = 0
+    lines: list[str] = []  # printed at the end: capsys captures the CLI's output
     with run_operator([namespace], artifacts_dir / "logs", resync=3.0) as op:
         good_topic = f"{namespace}-good"
         apply(dyn, pipeline("good", namespace, kafka_bootstrap,
@@ -187,7 +188,7 @@ def test_bad_input_corpus(kube_api: client.ApiClient, dyn: DynamicClient, namesp
             # naming the field.
             assert err.value.status in (400, 422, 500), f"{case}: {err.value.status} {body[:300]}"
             assert field in body, f"{case}: message does not name {field!r}: {body[:400]}"
-            print(f"CR  {case:34s} -> {err.value.status} naming {field}")
+            lines.append(f"CR   {case:34s} -> {err.value.status} naming {field}")
             cases += 1
 
         # Accepted by the API server, refused by the operator with a status reason.
@@ -206,7 +207,7 @@ def test_bad_input_corpus(kube_api: client.ApiClient, dyn: DynamicClient, namesp
             wait_until(lambda n=name, r=reason: (condition(get_pipeline(kube_api, namespace, n),
                                                            "TopicsReady") or {}).get("reason") == r,
                        timeout=60, what=f"{name}: {reason}")
-            print(f"CR  {name:34s} -> status reason {reason}")
+            lines.append(f"CR   {name:34s} -> status reason {reason}")
             cases += 1
         assert op.alive(), "the operator crashed on bad input"
         good = get_pipeline(kube_api, namespace, "good")
@@ -216,7 +217,7 @@ def test_bad_input_corpus(kube_api: client.ApiClient, dyn: DynamicClient, namesp
         with pytest.raises(wire.DecodeError) as err:
             wire.decode(frame, max_payload_bytes=1024)
         assert err.value.error_type == error_type, f"{case}: {err.value.error_type}"
-        print(f"msg {case:34s} -> {error_type}")
+        lines.append(f"msg  {case:34s} -> {error_type}")
         cases += 1
 
     for case, path, text in _rule_and_dashboard_cases(tmp_path):
@@ -225,10 +226,10 @@ def test_bad_input_corpus(kube_api: client.ApiClient, dyn: DynamicClient, namesp
         report = out.out + out.err
         assert code == 1, f"{case}: exit {code}\n{report}"
         assert text.lower() in report.lower(), f"{case}: report lacks {text!r}:\n{report}"
-        with capsys.disabled():
-            print(f"file {case:33s} -> exit 1, names {text}")
+        lines.append(f"file {case:34s} -> exit 1, names {text}")
         cases += 1
     with capsys.disabled():
+        print("\n".join(lines))
         print(f"bad-input corpus: {cases} cases, each refused with a clear error; "
               "the operator stayed up and the valid pipeline stayed Ready")
     assert cases >= 40
