@@ -189,7 +189,7 @@ def apiserver_cmd() -> list[str]:
         f"--tls-cert-file={PKI / 'apiserver.crt'}",
         f"--tls-private-key-file={PKI / 'apiserver.key'}",
         f"--client-ca-file={PKI / 'ca.crt'}", "--authorization-mode=Node,RBAC",
-        "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=false",
+        "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=false",
         f"--service-account-issuer=https://127.0.0.1:{APISERVER_PORT}",
         f"--service-account-key-file={PKI / 'sa.pub'}",
         f"--service-account-signing-key-file={PKI / 'sa.key'}",

@@ -7,10 +7,13 @@ differs is server-side applied with force, which is also how a hand edit is put 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from kubernetes.client import ApiException
 
 from dashstream_operator.k8s import Kube
 from dashstream_operator.reconcile.compare import holds
@@ -67,6 +70,7 @@ class ChildrenOutcome:
     created: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # spec change or hand edit put back
     pruned: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # "Kind/name: the API server's reason"
     live: dict[Key, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -76,6 +80,13 @@ class ChildrenOutcome:
 
 def _name(obj: Mapping[str, Any]) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def _api_reason(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or "{}").get("message") or exc.reason)[:500]
+    except ValueError:
+        return str(exc.reason)
 
 
 def sync_children(kube: Kube, cache: ChildCache, desired: Iterable[Mapping[str, Any]],
@@ -96,7 +107,13 @@ def sync_children(kube: Kube, cache: ChildCache, desired: Iterable[Mapping[str, 
             assert live is not None
             out.live[key] = live
             continue
-        applied = kube.apply(obj).to_dict()
+        try:
+            applied = kube.apply(obj).to_dict()
+        except ApiException as exc:
+            # One refused child (quota, a full Service IP range, an admission webhook)
+            # must not stop the others; the caller reports it and retries.
+            out.failed.append(f"{_name(obj)}: {_api_reason(exc)}")
+            continue
         cache.put(applied)
         out.live[key] = applied
         (out.created if live is None else out.changed).append(_name(obj))

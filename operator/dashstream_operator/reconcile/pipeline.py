@@ -86,6 +86,13 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
         result.events.append(("Normal", "DriftRepaired",
                               f"put back {', '.join(synced.changed)}"[:1024]))
     workloads, components = workloads_condition(desired, synced.live)
+    if synced.failed:
+        message = "; ".join(synced.failed)
+        workloads = ("WorkloadsReady", "False", "ApplyFailed", message[:MAX_MESSAGE])
+        before = old.condition("WorkloadsReady")
+        if before is None or before.reason != "ApplyFailed":
+            result.events.append(("Warning", "ApplyFailed", message[:1024]))
+        result.retry = result.retry or message
     monitoring = monitoring_condition(spec.resolved_service_monitor().enabled, sm_crd, desired)
     updates += [workloads, monitoring]
     extra |= {"components": components or None,
