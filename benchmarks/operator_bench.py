@@ -98,8 +98,13 @@ class Bench:
                               field_manager="bench", force_conflicts=True)
 
     def ready_count(self, ns: str, want_children: bool) -> int:
-        items = self.custom.list_namespaced_custom_object(
-            "dashstream.io", "v1alpha1", ns, "dashstreampipelines")["items"]
+        try:
+            items = self.custom.list_namespaced_custom_object(
+                "dashstream.io", "v1alpha1", ns, "dashstreampipelines",
+                _request_timeout=60)["items"]
+        except (client.ApiException, OSError) as exc:  # a busy API server: ask again
+            print(f"[bench] listing pipelines failed ({exc}); retrying", flush=True)
+            return -1
         ok = 0
         for i in items:
             conds = {c["type"]: c for c in (i.get("status") or {}).get("conditions") or []}
@@ -144,7 +149,21 @@ class Bench:
             self.kafka.delete_topics(self.topics, operation_timeout=60)
 
 
+def _install_crds() -> None:
+    """Our CRDs and the ServiceMonitor CRD (as a user with prometheus-operator has)."""
+    kubectl = os.environ.get("KUBECTL", "kubectl")
+    paths = [str(REPO / "crds")]
+    if os.environ.get("DASHSTREAM_THIRDPARTY_CRDS"):
+        paths.append(os.environ["DASHSTREAM_THIRDPARTY_CRDS"])
+    for path in paths:
+        subprocess.run([kubectl, "apply", "--server-side", "-f", path], check=True,
+                       capture_output=True)
+    subprocess.run([kubectl, "wait", "--for=condition=Established", "crd", "--all",
+                    "--timeout=60s"], check=True, capture_output=True)
+
+
 def run() -> list[tuple[str, str]]:
+    _install_crds()
     b = Bench()
     rows: list[tuple[str, str]] = []
     op_ns = b.namespace("bench-op")
@@ -168,7 +187,10 @@ def run() -> list[tuple[str, str]]:
                  ("same objects by a tight client loop", f"{t_base:.1f} s"),
                  ("ratio operator / loop", f"{t_op / t_base:.2f}")]
 
-        time.sleep(12)  # let the rollout's status updates settle before counting
+        # The 300 Deployments' rollouts (ReplicaSets, pods, status) move the pipelines'
+        # observed state for a while; "no-op" starts when the operator has stopped
+        # writing for 10 s.
+        _wait(lambda: _quiet_for(PORT, 10.0), 300, "operator quiet", interval=0)
         m0, w0 = _scrape(PORT), _apiserver_writes(b.api)
         p0 = m0.get("dashstream_operator_resync_objects[]", 0)
         time.sleep(5 * 3 + 1)  # three resync passes
@@ -205,9 +227,24 @@ def run() -> list[tuple[str, str]]:
         rows += [(f"operator RSS with {N_RSS} CRs", f"{rss / 1024:.0f} MiB")]
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # busy with 1,000 objects: do not hide the cause
+            proc.kill()
+            proc.wait(timeout=10)
         b.cleanup()
     return rows
+
+
+def _operator_writes(port: int) -> float:
+    return sum(v for k, v in _scrape(port).items()
+               if k.startswith("dashstream_operator_api_requests_total") and "'GET'" not in k)
+
+
+def _quiet_for(port: int, seconds: float) -> bool:
+    before = _operator_writes(port)
+    time.sleep(seconds)
+    return _operator_writes(port) == before
 
 
 def _ok(port: int) -> bool:

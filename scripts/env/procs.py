@@ -212,11 +212,12 @@ def controller_manager_cmd() -> list[str]:
         "--use-service-account-credentials=true",
         f"--root-ca-file={PKI / 'ca.crt'}",
         f"--service-account-private-key-file={PKI / 'sa.key'}",
-        # ownerReference GC, namespace deletion, default ServiceAccounts and the
-        # Deployment → ReplicaSet → Pod chain (pods stay Pending: no kubelet here).
+        # ownerReference GC, namespace deletion, default ServiceAccounts, the
+        # Deployment → ReplicaSet → Pod chain (pods stay Pending: no kubelet here) and
+        # ResourceQuota usage (quota admission refuses everything until it is computed).
         "--controllers=garbage-collector-controller,namespace-controller,"
         "serviceaccount-controller,serviceaccount-token-controller,"
-        "deployment-controller,replicaset-controller",
+        "deployment-controller,replicaset-controller,resourcequota-controller",
         "--concurrent-gc-syncs=20", "--v=1",
     ]
 

@@ -234,3 +234,34 @@ def test_disabled_component_children_are_deleted(kube_api: client.ApiClient,
     assert after == keep, "the other components' Deployments were rewritten"
     wait_until(lambda: get_pipeline(kube_api, namespace, "trim")["status"].get(
         "componentsReady", "").endswith("/2"), timeout=30, what="status counts 2 components")
+
+
+def test_refused_child_is_reported_and_retried(kube_api: client.ApiClient, dyn: DynamicClient,
+                                               namespace: str, kafka_bootstrap: str,
+                                               operator: OperatorProcess) -> None:
+    """A quota that admits one Service: the other two are refused by the API server; the
+    pipeline says so (ApplyFailed) instead of failing silently, and recovers by itself."""
+    core = client.CoreV1Api(kube_api)
+    core.create_namespaced_resource_quota(namespace, client.V1ResourceQuota(
+        metadata=client.V1ObjectMeta(name="one-service"),
+        spec=client.V1ResourceQuotaSpec(hard={"services": "1"})))
+    wait_until(lambda: (core.read_namespaced_resource_quota("one-service", namespace).status
+                        .hard or {}).get("services") == "1", timeout=30,
+               what="quota computed by the controller manager")
+    apply(dyn, pipeline("quota", namespace, kafka_bootstrap,
+                        [{"name": f"quota-{namespace}", "role": "events"}]))
+    cond, took = wait_until(lambda: (c := condition(get_pipeline(kube_api, namespace, "quota"),
+                                                    "WorkloadsReady")) and
+                            c["reason"] == "ApplyFailed" and c, timeout=60, what="ApplyFailed")
+    print(f"ApplyFailed reported after {took:.1f}s: {cond['message'][:160]}")
+    assert "exceeded quota" in cond["message"]
+    events = core.list_namespaced_event(namespace).items
+    assert any(e.reason == "ApplyFailed" and e.involved_object.name == "quota" for e in events)
+    core.delete_namespaced_resource_quota("one-service", namespace)
+    _, took = wait_until(lambda: len([s for s in core.list_namespaced_service(namespace).items
+                                      if s.metadata.name.startswith("quota-")]) == 3,
+                         timeout=60, what="all Services once the quota is gone")
+    print(f"all 3 Services applied {took:.1f}s after the quota was removed")
+    wait_until(lambda: condition(get_pipeline(kube_api, namespace, "quota"),
+                                 "WorkloadsReady")["reason"] == "ReplicasUnavailable",
+               timeout=30, what="WorkloadsReady back to the truth")
