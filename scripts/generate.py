@@ -9,6 +9,7 @@
   workloads/.../settings.py            ->  docs/configuration.md
   crds/, alert-rules/, dashboards/     ->  charts/dashstream-operator/{crds,files}/
   the chart (helm template)            ->  manifests/install/
+  manifests/argocd/health/health.lua.in  ->  manifests/argocd/health/dashstream.io/*/health.lua
 
 With --check nothing is written; the exit code is 1 when any copy differs.
 """
@@ -29,10 +30,10 @@ def steps(check: bool) -> list[tuple[str, list[str]]]:
         ("CRDs", [PY, "-m", "dashstream_operator.crdgen", mode, "crds"]),
         ("protobuf code", [PY, "scripts/gen_proto.py", *(["--check"] if check else [])]),
         ("dashboards", [PY, "-m", "dashstream_operator.dashboards", mode, "dashboards"]),
-        ("metrics docs", [PY, "scripts/gen_metrics_doc.py", *(["--check"] if check else [])]),
-        ("configuration docs",
-         [PY, "scripts/gen_config_doc.py", *(["--check"] if check else [])]),
+        ("reference docs", [PY, "scripts/gen_docs.py", *(["--check"] if check else [])]),
     ]
+    out.append(("Argo CD health checks",
+                [PY, "scripts/gen_health_lua.py", *(["--check"] if check else [])]))
     chart_gen = REPO / "scripts/gen_chart.py"
     if chart_gen.exists():
         out.append(("chart copies and manifests",

@@ -128,6 +128,6 @@ def test_setting_lookup_and_unknown_component() -> None:
 
 def test_configuration_doc_is_generated() -> None:
     doc = (REPO / "docs/configuration.md").read_text()
-    assert doc == render_settings_markdown(), "run python scripts/gen_config_doc.py"
+    assert doc == render_settings_markdown(), "run make generate"
     for s in SETTINGS:
         assert f"| `{s.name}` |" in doc

@@ -244,7 +244,7 @@ _DOC_HEADER = """\
 # Configuration of the DashStream servers
 
 <!-- Generated from workloads/dashstream_workloads/settings.py; do not edit by hand.
-     Regenerate: python scripts/gen_config_doc.py (part of `make generate`). -->
+     Regenerate: make generate (scripts/gen_docs.py). -->
 
 Every environment variable the three servers read, with its default and the
 components that read it. The servers parse them with

@@ -1,4 +1,5 @@
 -- Argo CD health check of dashstream.io/AlertRuleSet, from the object's own status.
+-- Generated from ../../health.lua.in by `make generate`; do not edit.
 --   Healthy      Ready=True, reported for the current metadata.generation (rules valid and
 --                synced to their ConfigMap and/or PrometheusRule); other False conditions,
 --                e.g. MetricsResolved under unknownMetrics: Warn, are named in the message
@@ -8,8 +9,9 @@
 --                PrometheusRuleCRDMissing, NoTargets, ApplyFailed, ...)
 local hs = {}
 
--- Ready=False reasons that clear up without anyone changing anything (none yet).
-local transientReasons = {}
+-- Ready=False reasons that clear up without anyone changing anything.
+local transientReasons = {
+}
 
 local function findCondition(conditions, conditionType)
   for _, condition in ipairs(conditions) do

@@ -1,4 +1,5 @@
 -- Argo CD health check of dashstream.io/DashStreamPipeline, from the object's own status.
+-- Generated from ../../health.lua.in by `make generate`; do not edit.
 --   Healthy      Ready=True, reported for the current metadata.generation
 --   Progressing  no status yet; status or Ready for an older generation; Ready=Unknown;
 --                Ready=False with a transient reason (the operator retries by itself)

@@ -1,4 +1,5 @@
 -- Argo CD health check of dashstream.io/DashboardSet, from the object's own status.
+-- Generated from ../../health.lua.in by `make generate`; do not edit.
 --   Healthy      Ready=True, reported for the current metadata.generation (dashboards valid
 --                and synced to sidecar ConfigMaps and/or GrafanaDashboards); other False
 --                conditions, e.g. MetricsResolved under unknownMetrics: Warn, are named
