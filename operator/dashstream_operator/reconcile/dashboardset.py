@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import urllib3
@@ -21,31 +20,19 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from dashstream_operator.k8s import Kube
 from dashstream_operator.models import (
     DashboardSetSpec,
-    DashboardSetStatus,
     DashboardSpec,
-    DashboardStatus,
     ResolvedDashboardTargets,
 )
 from dashstream_operator.reconcile.children import ChildCache, child_key, sync_children
 from dashstream_operator.reconcile.compare import holds
-from dashstream_operator.reconcile.status import (
-    ConditionSpec,
-    apply_conditions,
-    status_patch,
-    with_ready,
-)
+from dashstream_operator.reconcile.dashboardset_status import CONFLICT, Outcome, build_status
+from dashstream_operator.reconcile.status import ConditionSpec
 from dashstream_operator.render import dashboards as rd
 from dashstream_operator.render.dashboards import GRAFANA_DASHBOARD, DashboardPayload, Owner
 from dashstream_operator.validation.dashboards import validate_dashboard
 from dashstream_workloads.contract import known_series
 
 __all__ = ["CONFLICT", "DashboardSetResult", "UidClaim", "claim_of", "reconcile_dashboardset"]
-
-CONFLICT = "UidConflict"
-MAX_MESSAGE = 4000
-MAX_ERRORS, MAX_ERROR = 10, 500
-# Synced's reason when several dashboards are out: the first of these that applies.
-_PRIORITY = (CONFLICT, "TooLarge", "InvalidDashboard", "SourceError", "UnknownMetrics")
 
 
 @dataclass(frozen=True)
@@ -75,27 +62,6 @@ def claim_of(body: Mapping[str, Any]) -> UidClaim:
 
 
 @dataclass
-class _Outcome:
-    name: str
-    uid: str = ""
-    title: str = ""
-    panels: int | None = None
-    payload: bytes | None = None
-    errors: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-    invalid: str | None = None  # SourceError or InvalidDashboard (the Valid condition)
-    problem: str | None = None  # one of _PRIORITY: why it is not synced
-    conflict: bool = False
-    kept: bool = False
-    packed: bool = False  # stored gzipped for the sidecar
-    synced: bool = False
-
-    def fail(self, problem: str, message: str) -> None:
-        self.errors.append(message)
-        self.problem = self.problem or problem
-
-
-@dataclass
 class DashboardSetResult:
     patch: dict[str, Any] | None = None
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, msg)
@@ -103,8 +69,8 @@ class DashboardSetResult:
 
 
 def _evaluate(d: DashboardSpec, spec: DashboardSetSpec, read_cm: Callable[[str], Any],
-              known: Mapping[str, object], recorded: frozenset[str], reject: bool) -> _Outcome:
-    out = _Outcome(d.name)
+              known: Mapping[str, object], recorded: frozenset[str], reject: bool) -> Outcome:
+    out = Outcome(d.name)
     try:
         ref = d.config_map_key_ref
         raw = rd.decode_source(d, read_cm(ref.name) if ref else None)
@@ -125,7 +91,7 @@ def _evaluate(d: DashboardSpec, spec: DashboardSetSpec, read_cm: Callable[[str],
     return out
 
 
-def _settle_uids(outcomes: Sequence[_Outcome], me: UidClaim, peers: Sequence[UidClaim]) -> None:
+def _settle_uids(outcomes: Sequence[Outcome], me: UidClaim, peers: Sequence[UidClaim]) -> None:
     first: dict[str, str] = {}
     for o in outcomes:
         if not o.uid:
@@ -144,7 +110,7 @@ def _settle_uids(outcomes: Sequence[_Outcome], me: UidClaim, peers: Sequence[Uid
                             f"{winner.name!r}, which is older (or synced it first) and keeps it")
 
 
-def _kept_children(o: _Outcome, owner: Owner, targets: ResolvedDashboardTargets,
+def _kept_children(o: Outcome, owner: Owner, targets: ResolvedDashboardTargets,
                    folder: str | None, grafana: bool, cache: ChildCache) -> list[dict[str, Any]]:
     """Re-render the version a child of ``o`` last synced (each target from its own copy)."""
     out = []
@@ -185,39 +151,6 @@ def _recreate_immutable(kube: Kube, cache: ChildCache, desired: Sequence[Mapping
     return done
 
 
-def _conditions(outcomes: Sequence[_Outcome], reject: bool,
-                target_problem: ConditionSpec | None) -> list[ConditionSpec]:
-    n = len(outcomes)
-    invalid = [o for o in outcomes if o.invalid]
-    valid: ConditionSpec = ("Valid", "True", "Valid", f"{n} dashboards valid")
-    if invalid:
-        valid = ("Valid", "False", str(invalid[0].invalid),
-                 "; ".join(f"{o.name}: {o.errors[0]}" for o in invalid))
-    unknown = [o for o in outcomes if o.unknown]
-    metrics: ConditionSpec = ("MetricsResolved", "True", "MetricsResolved",
-                              "every metric is exported by a selected component or recorded")
-    if unknown:
-        note = "" if reject else " (unknownMetrics: Warn, synced anyway)"
-        metrics = ("MetricsResolved", "False", "UnknownMetrics", "; ".join(
-            f"{o.name}: {', '.join(o.unknown)}" for o in unknown) + note)
-    done = sum(o.synced for o in outcomes)
-    out = [o for o in outcomes if not o.synced]
-    packed = [o.name for o in outcomes if o.synced and o.packed]
-    synced: ConditionSpec = ("Synced", "True", "Synced", f"{done}/{n} dashboards synced" + (
-        f"; gzipped in binaryData, which the stock Grafana sidecar does not unpack: "
-        f"{', '.join(packed)}" if packed else ""))
-    if target_problem:
-        synced = target_problem
-    elif out:
-        problems = {o.problem for o in out}
-        reason = next((p for p in _PRIORITY if p in problems), "NotSynced")
-        synced = ("Synced", "False", reason, f"{done}/{n} synced; not synced: " + ", ".join(
-            f"{o.name} ({o.problem}{', last synced version kept' if o.kept else ''})"
-            for o in out))
-    ready = with_ready([valid, *([metrics] if reject else []), synced])[-1]
-    return [(t, s, r, m[:MAX_MESSAGE]) for t, s, r, m in (valid, metrics, synced, ready)]
-
-
 def _target_problem(spec: DashboardSetSpec, targets: ResolvedDashboardTargets,
                     grafana_crd: bool) -> ConditionSpec | None:
     explicit_go = spec.targets is not None and targets.grafana_operator
@@ -229,35 +162,9 @@ def _target_problem(spec: DashboardSetSpec, targets: ResolvedDashboardTargets,
     return None
 
 
-def _events(old: DashboardSetStatus, updates: Sequence[ConditionSpec]) -> list[Any]:
-    """Only on transitions: a condition turning False (Warning), Synced turning True."""
-    events = []
-    for type_, status, reason, message in updates:
-        before = old.condition(type_)
-        if type_ == "Ready" or (before and (before.status, before.reason) == (status, reason)):
-            continue
-        if status == "False":
-            events.append(("Warning", reason, message[:1024]))
-        elif type_ == "Synced":
-            events.append(("Normal", "Synced", message[:1024]))
-    return events
-
-
-def _entry(o: _Outcome) -> DashboardStatus:
-    # Bounded: a status near etcd's limit would make every status write fail.
-    errors = [e[:MAX_ERROR] for e in o.errors[:MAX_ERRORS]]
-    if len(o.errors) > MAX_ERRORS:
-        errors[-1] = f"... and {len(o.errors) - MAX_ERRORS + 1} more errors"
-    return DashboardStatus(
-        name=o.name, uid=o.uid[:128] or None, title=o.title[:512] or None, panels=o.panels,
-        bytes=len(o.payload) if o.payload is not None else None,
-        unknown_metrics=[m[:256] for m in o.unknown[:64]] or None, errors=errors or None,
-        synced=o.synced)
-
-
 def _plan(body: Mapping[str, Any], spec: DashboardSetSpec, owner: Owner, kube: Kube,
           cache: ChildCache, peers: Sequence[UidClaim], recorded: frozenset[str],
-          grafana: bool) -> tuple[list[_Outcome], dict[str, list[dict[str, Any]]],
+          grafana: bool) -> tuple[list[Outcome], dict[str, list[dict[str, Any]]],
                                   list[dict[str, Any]]]:
     """(outcomes, children wanted per synced dashboard, every child to keep in place)."""
     targets, validation = spec.resolved_targets(), spec.resolved_validation().resolved()
@@ -334,15 +241,6 @@ def reconcile_dashboardset(body: Mapping[str, Any], spec: DashboardSetSpec, kube
         o.synced = bool(objs) and target_problem is None and all(
             holds(obj, cache.get(child_key(obj))) for obj in objs)
     reject = spec.resolved_validation().resolved().unknown_metrics == "Reject"
-    updates = _conditions(outcomes, reject, target_problem or apply_problem)
-    old = DashboardSetStatus.from_body(body)
-    result.events += _events(old, updates)
-    generation = meta.get("generation")
-    conditions = apply_conditions(old.conditions or [], updates, generation,
-                                  datetime.now(UTC).replace(microsecond=0))
-    new = old.model_copy(update={
-        "observed_generation": generation, "conditions": conditions,
-        "dashboards": [_entry(o) for o in outcomes],
-        "dashboards_synced": f"{sum(o.synced for o in outcomes)}/{len(outcomes)}"})
-    result.patch = status_patch(body.get("status"), new)
+    result.patch, events = build_status(body, outcomes, reject, target_problem or apply_problem)
+    result.events += events
     return result
