@@ -23,6 +23,10 @@ from support.wait import wait_until
 
 OUR_PLURALS = ("dashstreampipelines", "alertrulesets", "dashboardsets")
 
+# Fixtures of the chart tests (helm, kubectl, release, other_namespace), shared by the
+# three test_chart_* modules without importing them into each.
+pytest_plugins = ["support.chart"]
+
 
 def random_name(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(4)}"

@@ -29,10 +29,6 @@ from support.chart import (
     as_dict,
     create_namespace,
     exists,
-    helm_fixture,  # noqa: F401 (a fixture)
-    kubectl_fixture,  # noqa: F401 (a fixture)
-    other_namespace_fixture,  # noqa: F401 (a fixture)
-    release_fixture,  # noqa: F401 (a fixture)
     run,
 )
 from support.env import REPO, require_env

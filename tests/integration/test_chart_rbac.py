@@ -24,10 +24,6 @@ from support.chart import (
     SPECS,
     exists_cr,
     get_cr,
-    helm_fixture,  # noqa: F401 (a fixture)
-    kubectl_fixture,  # noqa: F401 (a fixture)
-    other_namespace_fixture,  # noqa: F401 (a fixture)
-    release_fixture,  # noqa: F401 (a fixture)
     run,
 )
 from support.env import REPO

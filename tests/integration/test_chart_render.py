@@ -20,7 +20,6 @@ from support.chart import (
     KUBE_VERSION,
     SPECS,
     by_kind,
-    helm_fixture,  # noqa: F401 (a fixture)
     one,
     run,
     template,
