@@ -16,7 +16,7 @@ ENV_SH  := .dev/env.sh
 IN_ENV  := source $(ENV_SH) && PATH="$(VENV)/bin:$$PATH"
 PYTEST_ARGS ?=
 
-.PHONY: help venv env-up env-down env-status env-clean test test-unit test-integration test-e2e \
+.PHONY: help venv env-up env-down env-status env-clean images test test-unit test-integration test-e2e \
         lint generate check-generated demo bench clean
 
 help: ## list the targets
@@ -32,8 +32,11 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## create/refresh the virtualenv
 
-env-up: venv ## build (first time) and start etcd, kube-apiserver, kube-controller-manager, Kafka
+env-up: venv ## build (first time) and start etcd, kube-apiserver, controller-manager, Kafka, the node
 	@PATH="$(VENV)/bin:$$PATH" $(PY) scripts/env/devenv.py up
+
+images: env-up ## build the operator and workloads images (no Docker) into the node's containerd
+	@PATH="$(VENV)/bin:$$PATH" $(PY) scripts/env/devenv.py images
 
 env-down: ## stop every process env-up started (by pid)
 	@$(DEVENV) down
@@ -54,7 +57,7 @@ lint: venv ## ruff + mypy
 	@$(VENV)/bin/ruff check operator workloads tests scripts
 	@$(VENV)/bin/mypy
 
-test: env-up ## the whole suite (unit, integration, e2e) against the real environment
+test: images ## the whole suite (unit, integration, e2e) against the real environment
 	@$(MAKE) --no-print-directory check-generated
 	@$(IN_ENV) && scripts/run-pytest.sh tests $(PYTEST_ARGS)
 
@@ -64,7 +67,7 @@ test-unit: venv ## unit tests only (no environment needed)
 test-integration: env-up ## integration tests against the real API server and broker
 	@$(IN_ENV) && scripts/run-pytest.sh tests/integration $(PYTEST_ARGS)
 
-test-e2e: env-up ## the end-to-end suite (KUBECONFIG may point at any cluster)
+test-e2e: images ## the end-to-end suite (KUBECONFIG may point at any cluster)
 	@$(IN_ENV) && scripts/run-pytest.sh tests/e2e $(PYTEST_ARGS)
 
 demo: env-up ## bring everything up and show it working end to end

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 
 __all__ = ["main"]
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DASHSTREAM_WATCH_NAMESPACES"] = ",".join(args.namespace)
     os.environ["DASHSTREAM_LIVENESS"] = args.liveness
     import kopf
+    from kopf._core.engines.peering import Identity  # a NewType kopf does not re-export
 
     # Importing the handler modules registers their handlers with kopf.
     import dashstream_operator.handlers.alertruleset
@@ -82,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         clusterwide=args.all_namespaces,
         namespaces=args.namespace,
         liveness_endpoint=None,  # ours serves /healthz and /metrics (observability.py)
+        # kopf's default identity calls getpass.getuser(), which raises KeyError when
+        # the pod runs as a UID with no passwd entry (the chart's runAsUser 65532, an
+        # OpenShift random UID). The pod's hostname is unique and always there.
+        identity=Identity(socket.gethostname()),
     )
     return 0
 

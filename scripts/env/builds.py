@@ -1,10 +1,12 @@
 """Build or fetch every real component of the local environment, from registries only.
 
-- kube-apiserver, kube-controller-manager, kubectl and etcd: built from source with
+- kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl
+  and etcd: built from source with
   the wrapper Go module in tools/k8s (module proxy only, no prebuilt downloads);
 - helm: `go install` of the pinned release (its go.mod has no replace directives);
 - Kafka: broker jars resolved by tools/kafka/pom.xml with Maven;
-- prometheus, promtool, redis-server: Debian packages.
+- prometheus, promtool, redis-server, chromium, and the node's containerd, runc, CNI
+  plugins, iptables, conntrack and debootstrap: Debian packages.
 
 Each result lives in CACHE/<component>-<version>/ with a stamp of its inputs, so it is
 rebuilt only when the pinned version (or the wrapper module) changes.
@@ -26,13 +28,23 @@ K8S_TARGETS = [
     "k8s.io/kubernetes/cmd/kube-apiserver",
     "k8s.io/kubernetes/cmd/kube-controller-manager",
     "k8s.io/kubernetes/cmd/kubectl",
+    "k8s.io/kubernetes/cmd/kube-scheduler",
+    "k8s.io/kubernetes/cmd/kubelet",
+    "k8s.io/kubernetes/cmd/kube-proxy",
     "go.etcd.io/etcd/server/v3",
 ]
-K8S_BINARIES = ["kube-apiserver", "kube-controller-manager", "kubectl", "etcd"]
+K8S_BINARIES = ["kube-apiserver", "kube-controller-manager", "kubectl", "kube-scheduler",
+                "kubelet", "kube-proxy", "etcd"]
+# A tool on PATH (or an absolute path) -> the Debian package that brings it.
 APT_PACKAGES = {
     "promtool": "prometheus", "prometheus": "prometheus", "redis-server": "redis-server",
     # headless browser for the websocket-server viewer test (tests/integration/workloads)
     "chromium": "chromium",
+    # the node: container runtime, CNI plugins, kube-proxy's iptables, and debootstrap
+    # for the base of the images (scripts/images)
+    "containerd": "containerd", "runc": "runc", "/usr/lib/cni/bridge":
+    "containernetworking-plugins", "iptables": "iptables", "conntrack": "conntrack",
+    "debootstrap": "debootstrap",
 }
 
 
@@ -166,9 +178,12 @@ def fetch_kafka() -> None:
 
 
 def install_debian_packages() -> None:
-    missing = sorted({pkg for tool, pkg in APT_PACKAGES.items() if not shutil.which(tool)})
+    def present(tool: str) -> bool:
+        return bool(shutil.which(tool)) or (tool.startswith("/") and Path(tool).exists())
+
+    missing = sorted({pkg for tool, pkg in APT_PACKAGES.items() if not present(tool)})
     if not missing:
-        say("prometheus, promtool, redis-server: installed")
+        say(f"Debian packages: installed ({', '.join(sorted(set(APT_PACKAGES.values())))})")
         return
     say(f"installing Debian packages: {' '.join(missing)}")
     env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""The DashStream local test environment: a real Kubernetes control plane and a real
-Kafka broker on loopback, built from source and package registries (no Docker).
+"""The DashStream local test environment: a real Kubernetes control plane, a real
+Kafka broker and a real node (kubelet + containerd) on this host, built from source and
+package registries (no Docker).
 
   devenv.py up                 build what is missing, start what is not running
   devenv.py down               stop exactly the processes `up` started
   devenv.py status             what runs, where, and the tool versions
   devenv.py build              only build/fetch the binaries and jars
+  devenv.py images             build the operator and workloads images (no Docker)
+                               and import them into the node's containerd
   devenv.py stop|start NAME    one process (etcd, kube-apiserver,
-                               kube-controller-manager, kafka), for fault tests
+                               kube-controller-manager, kafka, containerd,
+                               kube-scheduler, kubelet, kube-proxy), for fault tests
   devenv.py clean              down, then delete .dev/ (cluster and broker data)
 
 Set DASHSTREAM_CLUSTER=kind to create a kind cluster instead of the local control
@@ -25,9 +29,26 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import builds
-from envlib import CACHE, DEV, KAFKA_PORT, LOGS, RUN, die, say, tool_paths
+import images
+import node
+from envlib import (
+    CACHE,
+    DEV,
+    KAFKA_POD_PORT,
+    KAFKA_PORT,
+    LOGS,
+    POD_GATEWAY,
+    RUN,
+    die,
+    say,
+    tool_paths,
+)
 from pki import KUBECONFIG, ensure_pki
-from procs import BY_NAME, PROCS, Proc, pid_of, start, stop
+from procs import PROCS as CONTROL_PLANE
+from procs import Proc, pid_of, start, stop
+
+PROCS = CONTROL_PLANE + node.node_procs()
+BY_NAME = {p.name: p for p in PROCS}
 
 ENV_SH = DEV / "env.sh"
 
@@ -41,6 +62,8 @@ def write_env_sh(kubeconfig: Path) -> None:
         "# Written by `make env-up`: source it to use the local DashStream environment.",
         f"export KUBECONFIG={kubeconfig}",
         f"export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{KAFKA_PORT}",
+        # The same broker as pods on the local node reach it.
+        f"export DASHSTREAM_POD_KAFKA_BOOTSTRAP={POD_GATEWAY}:{KAFKA_POD_PORT}",
         f"export KUBECTL={tools['KUBECTL']}",
         f"export HELM={tools['HELM']}",
         f"export PROMTOOL={promtool}",
@@ -62,6 +85,7 @@ def up() -> None:
         start(BY_NAME["kafka"])
     else:
         ensure_pki()
+        node.prepare_network()
         for p in PROCS:
             start(p)
         kubeconfig = KUBECONFIG
@@ -123,6 +147,8 @@ def main(argv: list[str]) -> int:
         return status()
     elif cmd == "build":
         builds.build_all()
+    elif cmd == "images":
+        images.build_and_import()
     elif cmd in {"start", "stop"} and rest and rest[0] in BY_NAME:
         (start if cmd == "start" else stop)(BY_NAME[rest[0]])
     elif cmd == "clean":

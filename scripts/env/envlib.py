@@ -25,6 +25,13 @@ ETCD_PEER_PORT = 12380
 APISERVER_PORT = 16443
 KAFKA_PORT = 19092
 KAFKA_CONTROLLER_PORT = 19093
+# The node (kubelet + containerd) puts pods on a bridge whose gateway is this host:
+# pods reach the API server and a second Kafka listener there.
+NODE_NAME = "dashstream-node"
+POD_BRIDGE = "dsbr0"
+POD_SUBNET = "10.244.0.0/24"
+POD_GATEWAY = "10.244.0.1"
+KAFKA_POD_PORT = 19094
 
 _T0 = time.monotonic()
 
@@ -97,5 +104,8 @@ def tool_paths() -> dict[str, Path]:
         "KUBE_APISERVER": kbin / "kube-apiserver",
         "KUBE_CONTROLLER_MANAGER": kbin / "kube-controller-manager",
         "KUBECTL": kbin / "kubectl",
+        "KUBE_SCHEDULER": kbin / "kube-scheduler",
+        "KUBELET": kbin / "kubelet",
+        "KUBE_PROXY": kbin / "kube-proxy",
         "HELM": helm_dir() / "bin/helm",
     }

@@ -27,9 +27,26 @@ def _client_cert(name: str, subject: str) -> None:
              "-extfile", str(ext))
 
 
+# Client identities besides admin: each component acts with the RBAC (or, for the
+# kubelet, Node authorizer) rights its real counterpart has in a cluster.
+CLIENTS = {
+    "controller-manager": "/CN=system:kube-controller-manager",
+    "scheduler": "/CN=system:kube-scheduler",
+    "kubelet": "/O=system:nodes/CN=system:node:dashstream-node",
+    "kube-proxy": "/CN=system:kube-proxy",
+}
+
+
 def ensure_pki() -> None:
-    if (PKI / "admin.crt").exists() and KUBECONFIG.exists():
-        return
+    if not (PKI / "admin.crt").exists() or not KUBECONFIG.exists():
+        _create_ca_and_apiserver()
+    for name, subject in CLIENTS.items():
+        if not (DEV / f"{name}.kubeconfig").exists():
+            _client_cert(name, subject)
+            write_kubeconfig(DEV / f"{name}.kubeconfig", name)
+
+
+def _create_ca_and_apiserver() -> None:
     say("generating a CA, serving and client certificates (openssl)")
     PKI.mkdir(parents=True, exist_ok=True)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
@@ -40,7 +57,7 @@ def ensure_pki() -> None:
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kube-apiserver",
              "-keyout", str(PKI / "apiserver.key"), "-out", str(PKI / "apiserver.csr"))
     (PKI / "apiserver.ext").write_text(
-        "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,"
+        "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,IP:10.244.0.1,DNS:localhost,DNS:kubernetes,"
         "DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n"
     )
     _openssl("x509", "-req", "-in", str(PKI / "apiserver.csr"), "-CA", str(PKI / "ca.crt"),
@@ -48,11 +65,9 @@ def ensure_pki() -> None:
              "-out", str(PKI / "apiserver.crt"), "-extfile", str(PKI / "apiserver.ext"))
     # system:masters: the admin identity of kubectl, helm and the tests.
     _client_cert("admin", "/O=system:masters/CN=dashstream-admin")
-    _client_cert("controller-manager", "/CN=system:kube-controller-manager")
     _openssl("genrsa", "-out", str(PKI / "sa.key"), "2048")
     _openssl("rsa", "-in", str(PKI / "sa.key"), "-pubout", "-out", str(PKI / "sa.pub"))
     write_kubeconfig(KUBECONFIG, "admin")
-    write_kubeconfig(DEV / "controller-manager.kubeconfig", "controller-manager")
 
 
 def _b64(path: Path) -> str:

@@ -26,8 +26,10 @@ from envlib import (
     ETCD_CLIENT_PORT,
     ETCD_PEER_PORT,
     KAFKA_CONTROLLER_PORT,
+    KAFKA_POD_PORT,
     KAFKA_PORT,
     LOGS,
+    POD_GATEWAY,
     RUN,
     kafka_dir,
     say,
@@ -44,6 +46,8 @@ class Proc:
     healthy: Callable[[], bool]
     prepare: Callable[[], None] = lambda: None
     timeout: float = 120.0
+    before_stop: Callable[[], None] = lambda: None
+    after_stop: Callable[[], None] = lambda: None
 
 
 def _pidfile(name: str) -> Path:
@@ -90,6 +94,14 @@ def start(p: Proc) -> None:
 
 def stop(p: Proc) -> bool:
     pid = pid_of(p)
+    if pid:
+        p.before_stop()
+    stopped = _signal_until_gone(p, pid)
+    p.after_stop()
+    return stopped
+
+
+def _signal_until_gone(p: Proc, pid: int | None) -> bool:
     _pidfile(p.name).unlink(missing_ok=True)
     if not pid:
         return False
@@ -184,11 +196,17 @@ def apiserver_cmd() -> list[str]:
     return [
         str(tool_paths()["KUBE_APISERVER"]),
         f"--etcd-servers=http://127.0.0.1:{ETCD_CLIENT_PORT}",
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+        # Pods reach the API server at the `kubernetes` Service, which kube-proxy
+        # forwards to the advertised address: the pod bridge's gateway, this host.
+        "--bind-address=0.0.0.0", f"--advertise-address={POD_GATEWAY}",
         f"--secure-port={APISERVER_PORT}", f"--cert-dir={PKI}",
         f"--tls-cert-file={PKI / 'apiserver.crt'}",
         f"--tls-private-key-file={PKI / 'apiserver.key'}",
         f"--client-ca-file={PKI / 'ca.crt'}", "--authorization-mode=Node,RBAC",
+        # `kubectl logs` of the local node's pods: the API server calls the kubelet.
+        f"--kubelet-client-certificate={PKI / 'admin.crt'}",
+        f"--kubelet-client-key={PKI / 'admin.key'}",
+        "--kubelet-preferred-address-types=InternalIP",
         "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=false",
         f"--service-account-issuer=https://127.0.0.1:{APISERVER_PORT}",
         f"--service-account-key-file={PKI / 'sa.pub'}",
@@ -213,11 +231,15 @@ def controller_manager_cmd() -> list[str]:
         f"--root-ca-file={PKI / 'ca.crt'}",
         f"--service-account-private-key-file={PKI / 'sa.key'}",
         # ownerReference GC, namespace deletion, default ServiceAccounts, the
-        # Deployment → ReplicaSet → Pod chain (pods stay Pending: no kubelet here) and
-        # ResourceQuota usage (quota admission refuses everything until it is computed).
+        # Deployment → ReplicaSet → Pod chain, ResourceQuota usage (quota admission
+        # refuses everything until it is computed), and for the local node: Service
+        # endpoints (kube-proxy), node lifecycle (lifts the not-ready taint) and the
+        # kube-root-ca.crt ConfigMap every projected service-account volume mounts.
         "--controllers=garbage-collector-controller,namespace-controller,"
         "serviceaccount-controller,serviceaccount-token-controller,"
-        "deployment-controller,replicaset-controller,resourcequota-controller",
+        "deployment-controller,replicaset-controller,resourcequota-controller,"
+        "endpoints-controller,endpointslice-controller,node-lifecycle-controller,"
+        "root-ca-certificate-publisher-controller",
         "--concurrent-gc-syncs=20", "--v=1",
     ]
 
@@ -229,11 +251,12 @@ def kafka_prepare() -> None:
         f"""process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{KAFKA_CONTROLLER_PORT}
-listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT},CONTROLLER://127.0.0.1:{KAFKA_CONTROLLER_PORT}
-advertised.listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT}
+listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT},CONTROLLER://127.0.0.1:{KAFKA_CONTROLLER_PORT},\
+PODS://{POD_GATEWAY}:{KAFKA_POD_PORT}
+advertised.listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT},PODS://{POD_GATEWAY}:{KAFKA_POD_PORT}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PODS:PLAINTEXT
 log.dirs={kdir / 'data'}
 num.partitions=1
 auto.create.topics.enable=false

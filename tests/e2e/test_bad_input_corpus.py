@@ -74,6 +74,8 @@ def _cr_cases(ns: str, bootstrap: str) -> list[tuple[str, dict[str, Any], str]]:
          "replicas"),
         ("unknown component", dsp(components={"grafana": {"enabled": True}}), "grafana"),
         ("unknown top-level field", dsp(colour="blue"), "colour"),
+        ("unknown toleration operator",
+         dsp(scheduling={"tolerations": [{"key": "k", "operator": "Sometimes"}]}), "operator"),
         ("bad scrape interval", dsp(monitoring={"serviceMonitor": {"interval": "soon"}}),
          "interval"),
         ("rules from two sources", {**ars, "spec": {

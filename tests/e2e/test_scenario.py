@@ -12,16 +12,11 @@ deleting the CRs removes the children and keeps the Retain topics.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -30,33 +25,22 @@ from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
 from dashstream_operator.render import resolve_container_env
-from integration.workloads.browser import Chromium
 from integration.workloads.servers import free_port
 from support.env import REPO
 from support.kube import apply
 from support.pipelines import broker_topic, condition, get_pipeline
+from support.scenario import (
+    injected_gap_fires_alert,
+    process,
+    rule_file_from_configmap,
+    run,
+    start_prometheus,
+    viewer_shows_live_events,
+)
+from support.scenario import set_ready as synced
 from support.wait import wait_until
 
 RELEASE = "dso"
-
-
-def run(*cmd: str) -> str:
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-
-
-@contextmanager
-def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def container_of(apps: client.AppsV1Api, ns: str, name: str) -> tuple[dict[str, Any], Any]:
@@ -78,8 +62,8 @@ def start_from_deployment(stack: ExitStack, apps: client.AppsV1Api, core: client
     return ctr
 
 
-def prometheus_config(custom: client.CustomObjectsApi, core: client.CoreV1Api, ns: str,
-                      ports: dict[str, dict[str, int]], rule_file: Path) -> dict[str, Any]:
+def scrape_jobs(custom: client.CustomObjectsApi, core: client.CoreV1Api, ns: str,
+                ports: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
     """Scrape jobs exactly as the ServiceMonitors describe them (job = Service name, as
     prometheus-operator names it), pointed at the local processes' ports."""
     jobs = []
@@ -95,15 +79,7 @@ def prometheus_config(custom: client.CustomObjectsApi, core: client.CoreV1Api, n
                              "metrics_path": ep.get("path", "/metrics"),
                              "static_configs": [{"targets": [f"127.0.0.1:{port}"],
                                                  "labels": {"namespace": ns}}]})
-    return {"global": {"evaluation_interval": "2s"}, "rule_files": [str(rule_file)],
-            "scrape_configs": jobs}
-
-
-def prom_query(port: int, expr: str) -> list[dict[str, Any]]:
-    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-    body = json.loads(urllib.request.urlopen(url, timeout=5).read())
-    result: list[dict[str, Any]] = body["data"]["result"]
-    return result
+    return jobs
 
 
 def test_user_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace: str,
@@ -149,22 +125,16 @@ def test_user_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace
             "monitoring.coreos.com", "v1", namespace, "servicemonitors", f"{name}-{c}")
             for c in comps), timeout=60, what="ServiceMonitors")
 
-        def synced(plural: str, set_name: str) -> bool:
-            obj = custom.get_namespaced_custom_object("dashstream.io", "v1alpha1", namespace,
-                                                      plural, set_name)
-            return (condition(obj, "Ready") or {}).get("status") == "True"
-
-        wait_until(lambda: synced("alertrulesets", "dashstream"), timeout=90, what="rules Ready")
-        wait_until(lambda: synced("dashboardsets", "dashstream"), timeout=90,
-                   what="dashboards Ready")
-        rule_cms = [c for c in core.list_namespaced_config_map(namespace).items
-                    if c.metadata.labels and c.metadata.labels.get(
-                        "dashstream.io/alertruleset") == "dashstream"]
+        wait_until(lambda: synced(custom, namespace, "alertrulesets", "dashstream"),
+                   timeout=90, what="rules Ready")
+        wait_until(lambda: synced(custom, namespace, "dashboardsets", "dashstream"),
+                   timeout=90, what="dashboards Ready")
         dash_cms = [c for c in core.list_namespaced_config_map(
             namespace, label_selector="grafana_dashboard=1").items]
-        assert rule_cms and len(dash_cms) == 3
-        rule_file = Path(tempfile.mkdtemp(prefix="dashstream-e2e-")) / "rules.yaml"
-        rule_file.write_text(next(iter(rule_cms[0].data.values())))
+        assert len(dash_cms) == 3
+        rule_file = rule_file_from_configmap(
+            core, namespace, "dashstream",
+            Path(tempfile.mkdtemp(prefix="dashstream-e2e-")) / "rules.yaml")
 
         # --- the three servers, as their Deployments describe them --------------------
         ports: dict[str, dict[str, int]] = {}
@@ -174,45 +144,14 @@ def test_user_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace
                                         extra)
             ports[f"{name}-{comp}"] = {p["name"]: p["containerPort"] for p in ctr["ports"]}
         # --- a real Prometheus, configured from the ServiceMonitors -------------------
-        prom_port = free_port()
-        cfg = rule_file.with_name("prometheus.yml")
-        cfg.write_text(yaml.safe_dump(prometheus_config(custom, core, namespace, ports,
-                                                        rule_file)))
-        stack.enter_context(process(
-            [os.environ.get("PROMETHEUS", "prometheus"), f"--config.file={cfg}",
-             f"--storage.tsdb.path={cfg.parent / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}"], dict(os.environ),
-            logs / "prometheus.log"))
-        _, took = wait_until(lambda: len(prom_query(prom_port, "up == 1")) == 3, timeout=90,
-                             what="Prometheus scraping all three servers")
-        print(f"Prometheus scraping the 3 servers after {took:.1f}s")
-        wait_until(lambda: prom_query(prom_port, "dashstream_quality_monitor_queries_total > 0"),
-                   timeout=60, what="events counted by the exporter")
-        gap_expr = next(r["expr"] for g in yaml.safe_load(rule_file.read_text())["groups"]
-                        for r in g["rules"] if r.get("alert") == "SequenceGapsDetected")
-        assert not prom_query(prom_port, gap_expr)
+        prom_port = start_prometheus(stack, scrape_jobs(custom, core, namespace, ports),
+                                     rule_file, logs)
         qm_port = ports[f"{name}-quality-monitor"]["metrics"]
-        urllib.request.urlopen(urllib.request.Request(
-            f"http://127.0.0.1:{qm_port}/admin/inject?kind=gap", method="POST"), timeout=10)
-        _, took = wait_until(lambda: prom_query(prom_port, gap_expr), timeout=90,
-                             what="SequenceGapsDetected expression returns a series")
-        gaps = prom_query(prom_port, "dashstream_sequence_gaps_total")
-        print(f"injected gap: dashstream_sequence_gaps_total={gaps[0]['value'][1]}, "
-              f"SequenceGapsDetected expression true {took:.1f}s later")
-        assert float(gaps[0]["value"][1]) >= 1
-
+        injected_gap_fires_alert(prom_port, rule_file, f"http://127.0.0.1:{qm_port}")
         # --- the viewer shows live events --------------------------------------------
         ws_port = ports[f"{name}-websocket-server"]["http"]
-        browser = Chromium(logs / "chromium.log")
-        try:
-            browser.navigate(f"http://127.0.0.1:{ws_port}/")
-            count = "Number(document.body.dataset.events || 0)"
-            first, _ = wait_until(lambda: browser.evaluate(count) >= 3 and browser.evaluate(
-                count), timeout=30, what="events on the viewer")
-            wait_until(lambda: browser.evaluate(count) > first, timeout=30, what="live events")
-            browser.screenshot(artifacts_dir / "e2e-viewer.png")
-        finally:
-            browser.close()
+        viewer_shows_live_events(f"http://127.0.0.1:{ws_port}", logs,
+                                 artifacts_dir / "e2e-viewer.png")
 
     # --- deleting the CRs: children go, Retain topics stay ---------------------------
     for plural, obj in (("dashstreampipelines", name), ("alertrulesets", "dashstream"),

@@ -24,6 +24,7 @@ from kubernetes.dynamic import DynamicClient
 from support.env import REPO, require_env
 from support.kube import apply, get_or_none
 from support.operator import OperatorProcess, run_operator
+from support.scenario import process
 from support.wait import wait_until
 
 RESYNC = 3.0
@@ -115,19 +116,10 @@ def prometheus(rule_dir: Path, work: Path, log_dir: Path) -> Iterator[str]:
     config.write_text(yaml.safe_dump({"global": {"evaluation_interval": "1s"},
                                       "rule_files": [str(rule_dir / "*.yaml")]}))
     log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"prometheus-{port}.log", "ab") as log:
-        proc = subprocess.Popen(
-            [exe, f"--config.file={config}", f"--storage.tsdb.path={work / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with process([exe, f"--config.file={config}", f"--storage.tsdb.path={work / 'tsdb'}",
+                  f"--web.listen-address=127.0.0.1:{port}"], dict(os.environ),
+                 log_dir / f"prometheus-{port}.log"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def rules_api(url: str) -> list[dict[str, Any]]:

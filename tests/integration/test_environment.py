@@ -128,3 +128,57 @@ def test_pinned_tool_versions() -> None:
     promtool = subprocess.run([os.environ.get("PROMTOOL", "promtool"), "--version"],
                               capture_output=True, text=True, check=True)
     assert "promtool, version 2." in promtool.stdout + promtool.stderr
+
+
+NODE_TAINT = "dashstream.dev/node"
+
+
+def _pod(name: str, ns: str, tolerate: bool) -> client.V1Pod:
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, namespace=ns),
+        spec=client.V1PodSpec(
+            automount_service_account_token=False,
+            tolerations=[client.V1Toleration(key=NODE_TAINT, operator="Exists")]
+            if tolerate else None,
+            # The test namespace enforces Pod Security "restricted".
+            security_context=client.V1PodSecurityContext(
+                run_as_non_root=True, run_as_user=65535,
+                seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault")),
+            # The sandbox image: always on the node, so this pod needs nothing else.
+            containers=[client.V1Container(
+                name="c", image="dashstream.local/pause:dev", image_pull_policy="Never",
+                security_context=client.V1SecurityContext(
+                    allow_privilege_escalation=False,
+                    capabilities=client.V1Capabilities(drop=["ALL"])))]))
+
+
+def test_local_node_runs_only_pods_that_tolerate_its_taint(kube_api: client.ApiClient,
+                                                           namespace: str) -> None:
+    """The kubelet registered a Ready node (same version as the control plane) tainted
+    so that the other tests' Deployments never start pods; a tolerating pod runs."""
+    core = client.CoreV1Api(kube_api)
+    lines = (REPO / "scripts/env/versions.env").read_text().splitlines()
+    versions = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    nodes = core.list_node().items
+    assert len(nodes) == 1, f"expected the one local node, found {len(nodes)}"
+    node = nodes[0]
+    assert node.status.node_info.kubelet_version == versions["KUBERNETES_VERSION"]
+    assert node.status.node_info.container_runtime_version.startswith("containerd://")
+    assert [(t.key, t.effect) for t in node.spec.taints or []] == [(NODE_TAINT, "NoSchedule")]
+    core.create_namespaced_pod(namespace, _pod("runs", namespace, tolerate=True))
+    core.create_namespaced_pod(namespace, _pod("stays-pending", namespace, tolerate=False))
+    _, took = wait_until(
+        lambda: core.read_namespaced_pod("runs", namespace).status.phase == "Running",
+        timeout=60, what="the tolerating pod Running")
+    running = core.read_namespaced_pod("runs", namespace)
+    assert running.spec.node_name == node.metadata.name and running.status.pod_ip
+    wait_until(lambda: any(
+        (e.reason == "FailedScheduling" and NODE_TAINT in (e.message or "")) or
+        (e.reason == "FailedScheduling" and "untolerated taint" in (e.message or ""))
+        for e in core.list_namespaced_event(
+            namespace, field_selector="involvedObject.name=stays-pending").items),
+        timeout=30, what="FailedScheduling for the pod without the toleration")
+    pending = core.read_namespaced_pod("stays-pending", namespace)
+    assert pending.status.phase == "Pending" and not pending.spec.node_name
+    print(f"node {node.metadata.name}: pod Running at {running.status.pod_ip} after "
+          f"{took:.1f}s; the pod without the toleration stays Pending")

@@ -202,6 +202,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("QUALITY_MONITOR_COMPRESSION_THRESHOLD_BYTES", "512", QM,
        "Payloads larger than this are zstd-compressed (0 disables compression).", "int",
        minimum=0),
+    _s("QUALITY_MONITOR_FAULT_INJECTION", "false", QM,
+       "Serve POST /admin/inject?kind=gap|duplicate|reorder (tests only: it makes the "
+       "stream deliberately wrong). Same as --fault-injection, settable from a "
+       "pipeline's settings when the server runs in a pod.", "bool"),
     # --- logging (all) ------------------------------------------------------------------
     _s("LOG_LEVEL", "INFO", ALL, "Log level.",
        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),

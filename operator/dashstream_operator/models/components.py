@@ -8,7 +8,7 @@ defaulted by the API server.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -148,6 +148,9 @@ class ResolvedComponent:
     requests: dict[str, int | str] = field(default_factory=dict)
     limits: dict[str, int | str] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
+    # From spec.scheduling (pipeline-wide), copied onto the pod template as given.
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from .components import (
     resolve_service_monitor,
 )
 from .kafka import KafkaSpec
+from .scheduling import PodScheduling
 from .status import BaseStatus
 from .topics import (
     DEFAULT_PARTITIONS,
@@ -66,6 +67,10 @@ class DashStreamPipelineSpec(ApiModel):
     monitoring: MonitoringSpec | None = Field(
         default=None, description="Prometheus scraping of the components."
     )
+    scheduling: PodScheduling | None = Field(
+        default=None,
+        description="Node selector and tolerations of every component's pods.",
+    )
 
     @field_validator("topics")
     @classmethod
@@ -108,7 +113,12 @@ class DashStreamPipelineSpec(ApiModel):
     def resolved_components(self) -> list[ResolvedComponent]:
         """All three components, in a fixed order, with defaults applied."""
         comps = self.components or ComponentsSpec()
-        return [resolve_component(name, comps.get(name)) for name in COMPONENT_NAMES]
+        sched = self.scheduling or PodScheduling()
+        node_selector = dict(sched.node_selector or {})
+        tolerations = tuple(t.to_k8s() for t in sched.tolerations or [])
+        return [replace(resolve_component(name, comps.get(name)),
+                        node_selector=node_selector, tolerations=tolerations)
+                for name in COMPONENT_NAMES]
 
     def resolved_service_monitor(self) -> ResolvedServiceMonitor:
         """``monitoring.serviceMonitor`` with defaults applied."""

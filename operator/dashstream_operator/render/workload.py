@@ -89,6 +89,22 @@ def render_deployment(pipeline: str, namespace: str, uid: str, comp: ResolvedCom
     """The component's Deployment, restricted pod security, settings hash on the pods."""
     meta = child_metadata(pipeline, namespace, uid, comp.name)
     container = _container(comp, info, image, cenv, configmap=meta["name"])
+    pod_spec: dict[str, Any] = {
+        # The servers never call the Kubernetes API: no token in the pod.
+        "automountServiceAccountToken": False,
+        # Service links inject <SERVICE>_PORT=tcp://... variables; a Service
+        # named "kafka" would shadow our KAFKA_* settings namespace.
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(),
+        "containers": [container],
+        # The root filesystem is read-only; /tmp is the one writable place.
+        "volumes": [{"name": TMP_VOLUME, "emptyDir": {}}, *cenv.volumes],
+    }
+    # Only when set: an empty list or map would read back as absent and look like drift.
+    if comp.node_selector:
+        pod_spec["nodeSelector"] = dict(sorted(comp.node_selector.items()))
+    if comp.tolerations:
+        pod_spec["tolerations"] = [dict(t) for t in comp.tolerations]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -101,17 +117,7 @@ def render_deployment(pipeline: str, namespace: str, uid: str, comp: ResolvedCom
                     "labels": child_labels(pipeline, comp.name),
                     "annotations": {SETTINGS_HASH_ANNOTATION: cenv.settings_hash},
                 },
-                "spec": {
-                    # The servers never call the Kubernetes API: no token in the pod.
-                    "automountServiceAccountToken": False,
-                    # Service links inject <SERVICE>_PORT=tcp://... variables; a Service
-                    # named "kafka" would shadow our KAFKA_* settings namespace.
-                    "enableServiceLinks": False,
-                    "securityContext": pod_security_context(),
-                    "containers": [container],
-                    # The root filesystem is read-only; /tmp is the one writable place.
-                    "volumes": [{"name": TMP_VOLUME, "emptyDir": {}}, *cenv.volumes],
-                },
+                "spec": pod_spec,
             },
         },
     }

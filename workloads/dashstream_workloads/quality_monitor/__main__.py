@@ -24,7 +24,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 async def _run(settings: dict[str, Any], args: argparse.Namespace) -> None:
     from dashstream_workloads.quality_monitor.server import run
 
-    await run(settings, fault_injection=args.fault_injection)
+    await run(settings, fault_injection=bool(
+        args.fault_injection or settings["QUALITY_MONITOR_FAULT_INJECTION"]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,175 @@
+"""The user scenario with everything in-cluster, from images: the operator and the three
+servers run as pods on the local node (kubelet + containerd, `make env-up`) from the
+images `make images` builds, as they would on kind or any cluster.
+
+helm install (operator image, tolerations) -> the example pipeline with the node's
+toleration -> topics created by the operator pod -> the three servers' pods Ready
+(their readiness follows the Kafka connection) -> a real Prometheus scrapes the pods
+at the addresses the ServiceMonitors select (the Services' EndpointSlices) with the
+synced rule file -> a gap injected through the quality-monitor's Service (kube-proxy)
+makes SequenceGapsDetected return a series -> the viewer, opened at the
+websocket-server's Service address, shows live events -> deleting the CRs removes
+Deployments and pods and keeps the Retain topics.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+from kubernetes.dynamic import DynamicClient
+
+from support.env import REPO, require_env
+from support.kube import apply
+from support.pipelines import broker_topic, condition, get_pipeline
+from support.scenario import (
+    injected_gap_fires_alert,
+    rule_file_from_configmap,
+    run,
+    start_prometheus,
+    viewer_shows_live_events,
+)
+from support.scenario import set_ready as synced
+from support.wait import wait_until
+
+RELEASE = "dsi"
+NODE_TAINT = "dashstream.dev/node"
+OPERATOR_IMAGE = "dashstream.local/dashstream-operator:dev"
+WORKLOADS_IMAGE = "dashstream.local/dashstream-workloads:dev"
+COMPONENTS = ("websocket-server", "prometheus-exporter", "quality-monitor")
+HINT = "run `make images` (it builds both images without Docker and imports them)"
+
+
+def node_with_images(core: client.CoreV1Api) -> str:
+    """The Ready node holding both images (the kubelet reports what containerd has)."""
+    for node in core.list_node().items:
+        names = {n for img in node.status.images or [] for n in img.names or []}
+        ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
+        if ready and {OPERATOR_IMAGE, WORKLOADS_IMAGE} <= names:
+            return str(node.metadata.name)
+    raise AssertionError(f"no Ready node has {OPERATOR_IMAGE} and {WORKLOADS_IMAGE}: {HINT}")
+
+
+def available(apps: client.AppsV1Api, ns: str, name: str) -> bool:
+    dep = apps.read_namespaced_deployment(name, ns)
+    return bool(dep.status.available_replicas) and dep.status.available_replicas >= 1
+
+
+def scrape_jobs(custom: client.CustomObjectsApi, discovery: client.DiscoveryV1Api, ns: str
+                ) -> list[dict[str, Any]]:
+    """What prometheus-operator would generate: per ServiceMonitor endpoint, the ready
+    addresses of the selected Services' EndpointSlices on the named port."""
+    core = client.CoreV1Api(custom.api_client)
+    jobs = []
+    for sm in custom.list_namespaced_custom_object("monitoring.coreos.com", "v1", ns,
+                                                   "servicemonitors")["items"]:
+        sel = ",".join(f"{k}={v}" for k, v in sm["spec"]["selector"]["matchLabels"].items())
+        for svc in core.list_namespaced_service(ns, label_selector=sel).items:
+            slices = discovery.list_namespaced_endpoint_slice(
+                ns, label_selector=f"kubernetes.io/service-name={svc.metadata.name}").items
+            for ep in sm["spec"]["endpoints"]:
+                targets = [f"{addr}:{port.port}" for s in slices for port in s.ports or []
+                           if port.name == ep["port"] for e in s.endpoints or []
+                           if e.conditions.ready for addr in e.addresses]
+                assert targets, f"no ready endpoint for {svc.metadata.name}:{ep['port']}"
+                jobs.append({"job_name": svc.metadata.name,
+                             "scrape_interval": ep.get("interval", "30s"),
+                             "metrics_path": ep.get("path", "/metrics"),
+                             "static_configs": [{"targets": targets,
+                                                 "labels": {"namespace": ns}}]})
+    return jobs
+
+
+def service_url(core: client.CoreV1Api, ns: str, name: str, port_name: str) -> str:
+    svc = core.read_namespaced_service(name, ns)
+    port = next(p.port for p in svc.spec.ports if p.name == port_name)
+    return f"http://{svc.spec.cluster_ip}:{port}"
+
+
+def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace: str,
+                             kafka_admin: Any, crds_installed: list[str],
+                             thirdparty_crds: list[str], artifacts_dir: Path) -> None:
+    apps, core = client.AppsV1Api(kube_api), client.CoreV1Api(kube_api)
+    custom, discovery = client.CustomObjectsApi(kube_api), client.DiscoveryV1Api(kube_api)
+    pod_bootstrap = require_env("DASHSTREAM_POD_KAFKA_BOOTSTRAP")
+    node = node_with_images(core)
+    logs = artifacts_dir / "e2e-in-cluster"
+    logs.mkdir(parents=True, exist_ok=True)
+    helm = os.environ.get("HELM", "helm")
+    op_repo, op_tag = OPERATOR_IMAGE.rsplit(":", 1)
+    wl_repo, wl_tag = WORKLOADS_IMAGE.rsplit(":", 1)
+    run(helm, "install", RELEASE, str(REPO / "charts/dashstream-operator"), "-n", namespace,
+        "--skip-crds", "--wait", "--timeout", "180s",
+        "--set", f"watchNamespaces={{{namespace}}}",
+        "--set", f"image.repository={op_repo}", "--set", f"image.tag={op_tag}",
+        "--set", f"workloadImage.repository={wl_repo}", "--set", f"workloadImage.tag={wl_tag}",
+        "--set", f"tolerations[0].key={NODE_TAINT}", "--set", "tolerations[0].operator=Exists",
+        "--set", "defaultAlertRules.enabled=true", "--set", "defaultDashboards.enabled=true")
+    op_pods = core.list_namespaced_pod(
+        namespace, label_selector="app.kubernetes.io/name=dashstream-operator").items
+    assert [p.spec.node_name for p in op_pods] == [node]
+    print(f"operator pod {op_pods[0].metadata.name} Ready on {node} "
+          f"({op_pods[0].spec.containers[0].image})")
+
+    # --- the example pipeline, reached by the pods at the broker's pod listener -------
+    doc = yaml.safe_load((REPO / "manifests/examples/pipeline-minimal.yaml").read_text())
+    doc["metadata"]["namespace"] = namespace
+    name = doc["metadata"]["name"]
+    doc["spec"]["kafka"]["bootstrapServers"] = pod_bootstrap
+    events, dlq = f"{namespace}-quality", f"{namespace}-quality-dlq"
+    doc["spec"]["topics"] = [{"name": events, "role": "events", "partitions": 3},
+                             {"name": dlq, "role": "dlq"}]
+    doc["spec"]["monitoring"] = {"serviceMonitor": {"interval": "2s"}}
+    doc["spec"]["scheduling"] = {"tolerations": [{"key": NODE_TAINT, "operator": "Exists"}]}
+    doc["spec"]["components"] = {"qualityMonitor": {
+        "settings": {"QUALITY_MONITOR_FAULT_INJECTION": "true"}}}
+    apply(dyn, doc)
+    wait_until(lambda: (condition(get_pipeline(kube_api, namespace, name), "TopicsReady")
+                        or {}).get("status") == "True", timeout=120, what="TopicsReady")
+    assert broker_topic(kafka_admin, events)[0] == 3  # type: ignore[index]
+    _, took = wait_until(lambda: all(available(apps, namespace, f"{name}-{c}")
+                                     for c in COMPONENTS), timeout=240,
+                         what="the three servers' Deployments available")
+    pods = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/instance="
+                                    f"{name}").items
+    print(f"{len(pods)} server pods Ready {took:.1f}s later: "
+          + ", ".join(f"{p.metadata.name}@{p.status.pod_ip}" for p in pods))
+    assert {p.spec.containers[0].image for p in pods} == {WORKLOADS_IMAGE}
+    wait_until(lambda: (condition(get_pipeline(kube_api, namespace, name), "Ready")
+                        or {}).get("status") == "True", timeout=60, what="pipeline Ready")
+    wait_until(lambda: synced(custom, namespace, "alertrulesets", "dashstream"), timeout=90,
+               what="rules Ready")
+    wait_until(lambda: synced(custom, namespace, "dashboardsets", "dashstream"), timeout=90,
+               what="dashboards Ready")
+    rule_file = rule_file_from_configmap(
+        core, namespace, "dashstream",
+        Path(tempfile.mkdtemp(prefix="dashstream-e2e-ic-")) / "rules.yaml")
+
+    with ExitStack() as stack:
+        # --- a real Prometheus scraping the pods the ServiceMonitors select -----------
+        prom_port = start_prometheus(stack, scrape_jobs(custom, discovery, namespace),
+                                     rule_file, logs)
+        injected_gap_fires_alert(prom_port, rule_file, service_url(
+            core, namespace, f"{name}-quality-monitor", "metrics"))
+    # --- the viewer, served by the websocket-server pod through its Service -----------
+    viewer_shows_live_events(service_url(core, namespace, f"{name}-websocket-server", "http"),
+                             logs, artifacts_dir / "e2e-in-cluster-viewer.png")
+
+    # --- deleting the CRs: Deployments and their pods go, Retain topics stay ---------
+    for plural, obj in (("dashstreampipelines", name), ("alertrulesets", "dashstream"),
+                        ("dashboardsets", "dashstream")):
+        custom.delete_namespaced_custom_object("dashstream.io", "v1alpha1", namespace, plural, obj)
+    _, took = wait_until(lambda: not core.list_namespaced_pod(
+        namespace, label_selector=f"app.kubernetes.io/instance={name}").items,
+        timeout=120, what="server pods gone")
+    print(f"CRs deleted: server pods gone after {took:.1f}s; topic {events} kept (Retain)")
+    assert broker_topic(kafka_admin, events) is not None, "a Retain topic was deleted"
+    run(helm, "uninstall", RELEASE, "-n", namespace, "--wait", "--timeout", "120s")
+    wait_until(lambda: not core.list_namespaced_pod(namespace).items, timeout=120,
+               what="operator pod gone")
+    kafka_admin.delete_topics([events, dlq], operation_timeout=30)

@@ -1,0 +1,3 @@
+module dashstream.dev/tools/pause
+
+go 1.24
