@@ -45,14 +45,15 @@ COMPONENTS = ("websocket-server", "prometheus-exporter", "quality-monitor")
 HINT = "run `make images` (it builds both images without Docker and imports them)"
 
 
-def node_with_images(core: client.CoreV1Api) -> str:
-    """The Ready node holding both images (the kubelet reports what containerd has)."""
+def node_with_images(core: client.CoreV1Api) -> str | None:
+    """The Ready node holding both images (the kubelet reports what containerd has with
+    its next node status update, up to a minute after an import)."""
     for node in core.list_node().items:
         names = {n for img in node.status.images or [] for n in img.names or []}
         ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
         if ready and {OPERATOR_IMAGE, WORKLOADS_IMAGE} <= names:
             return str(node.metadata.name)
-    raise AssertionError(f"no Ready node has {OPERATOR_IMAGE} and {WORKLOADS_IMAGE}: {HINT}")
+    return None
 
 
 def available(apps: client.AppsV1Api, ns: str, name: str) -> bool:
@@ -97,7 +98,8 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     apps, core = client.AppsV1Api(kube_api), client.CoreV1Api(kube_api)
     custom, discovery = client.CustomObjectsApi(kube_api), client.DiscoveryV1Api(kube_api)
     pod_bootstrap = require_env("DASHSTREAM_POD_KAFKA_BOOTSTRAP")
-    node = node_with_images(core)
+    node, _ = wait_until(lambda: node_with_images(core), timeout=90,
+                         what=f"a Ready node with {OPERATOR_IMAGE} and {WORKLOADS_IMAGE} ({HINT})")
     logs = artifacts_dir / "e2e-in-cluster"
     logs.mkdir(parents=True, exist_ok=True)
     helm = os.environ.get("HELM", "helm")
