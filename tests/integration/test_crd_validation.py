@@ -18,6 +18,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from support.env import require_env
+from support.model_samples import COMPLETE_KAFKA
 from support.wait import wait_until
 
 pytestmark = pytest.mark.integration
@@ -31,20 +32,7 @@ PLURALS = {
 
 MINIMAL: dict[str, Any] = {"kafka": {"bootstrapServers": "kafka:9092"}}
 COMPLETE: dict[str, Any] = {
-    "kafka": {
-        "bootstrapServers": "kafka-0.kafka:9093,kafka-1.kafka:9093",
-        "securityProtocol": "SASL_SSL",
-        "sasl": {
-            "mechanism": "SCRAM-SHA-512",
-            "usernameSecretRef": {"name": "kafka-user", "key": "username"},
-            "passwordSecretRef": {"name": "kafka-user", "key": "password"},
-        },
-        "tls": {
-            "caSecretRef": {"name": "kafka-ca", "key": "ca.crt"},
-            "certSecretRef": {"name": "kafka-client", "key": "tls.crt"},
-            "keySecretRef": {"name": "kafka-client", "key": "tls.key"},
-        },
-    },
+    "kafka": COMPLETE_KAFKA,
     "topics": [
         {"name": "quality", "role": "events", "partitions": 3, "replicationFactor": 1,
          "config": {"retention.ms": "604800000", "cleanup.policy": "delete"}},
