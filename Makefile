@@ -70,7 +70,7 @@ test-integration: env-up ## integration tests against the real API server and br
 test-e2e: images ## the end-to-end suite (KUBECONFIG may point at any cluster)
 	@$(IN_ENV) && scripts/run-pytest.sh tests/e2e $(PYTEST_ARGS)
 
-demo: env-up ## bring everything up and show it working end to end
+demo: images ## bring everything up and show it working end to end (servers as pods)
 	@$(IN_ENV) && $(PY) scripts/demo.py
 
 bench: env-up ## benchmarks: print figures and ratios measured side by side

@@ -25,6 +25,8 @@ KUBECTL = os.environ.get("KUBECTL", "kubectl")
 PIDFILE = DEV / "run/operator-demo.pid"
 LOG = DEV / "logs/operator-demo.log"
 
+WORKLOADS_IMAGE = "dashstream.local/dashstream-workloads:dev"
+
 
 def step(msg: str) -> None:
     print(f"\n==> {msg}", flush=True)
@@ -51,11 +53,13 @@ def start_operator() -> None:
         return
     LOG.parent.mkdir(parents=True, exist_ok=True)
     PIDFILE.parent.mkdir(parents=True, exist_ok=True)
+    # The servers run as pods on the local node, from the image `make images` imported.
+    env = {**os.environ, "DASHSTREAM_DEFAULT_IMAGE": WORKLOADS_IMAGE}
     with open(LOG, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "dashstream_operator.main", "--namespace", NS,
              "--liveness", "http://127.0.0.1:18080/healthz"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     PIDFILE.write_text(str(proc.pid))
     print(f"operator started (pid {proc.pid}), log {LOG}")
 
@@ -65,7 +69,9 @@ def pipeline_doc() -> dict[str, Any]:
         "apiVersion": "dashstream.io/v1alpha1", "kind": "DashStreamPipeline",
         "metadata": {"name": "demo", "namespace": NS},
         "spec": {
-            "kafka": {"bootstrapServers": os.environ["KAFKA_BOOTSTRAP_SERVERS"]},
+            # The broker's listener the pods reach (the node's gateway); this host too.
+            "kafka": {"bootstrapServers": os.environ.get("DASHSTREAM_POD_KAFKA_BOOTSTRAP")
+                      or os.environ["KAFKA_BOOTSTRAP_SERVERS"]},
             "topics": [
                 {"name": "dashstream-quality", "role": "events", "partitions": 3,
                  "config": {"retention.ms": "604800000"}},
@@ -74,6 +80,9 @@ def pipeline_doc() -> dict[str, Any]:
             ],
             "monitoring": {"serviceMonitor": {"interval": "15s",
                                               "labels": {"release": "kube-prometheus"}}},
+            # The local node is tainted so that only pods which ask may run there.
+            "scheduling": {"tolerations": [{"key": "dashstream.dev/node",
+                                            "operator": "Exists"}]},
         },
     }
 
@@ -118,6 +127,13 @@ def main() -> int:
     wait_for("topics created and observed on the broker", topics_ready)
     wait_for("Deployments, Services, ConfigMaps and ServiceMonitors applied",
              lambda: len(kubectl("get", "deploy", "-n", NS, "-o", "name").split()) == 3)
+
+    def ready() -> bool:
+        obj = json.loads(kubectl("get", "dsp", "demo", "-n", NS, "-o", "json"))
+        return condition(obj, "Ready").get("status") == "True"
+
+    wait_for("the three servers Ready as pods on the local node (pipeline Ready)", ready,
+             timeout=180)
     sets = [p for p in (REPO / "manifests/examples").glob("*.yaml")
             if p.name.startswith(("alertruleset", "dashboardset"))]
     for path in sets:
@@ -128,6 +144,9 @@ def main() -> int:
     print(kubectl("get", "dashstream", "-n", NS))
     print(kubectl("get", "deploy,svc,cm,servicemonitors", "-n", NS,
                   "-l", "app.kubernetes.io/managed-by=dashstream-operator"))
+    print(kubectl("get", "pods", "-n", NS, "-o", "wide"))
+    viewer = kubectl("get", "svc", "demo-websocket-server", "-n", NS, "-o",
+                     "jsonpath={.spec.clusterIP}:{.spec.ports[0].port}")
     obj = json.loads(kubectl("get", "dsp", "demo", "-n", NS, "-o", "json"))
     for t in obj["status"].get("topics", []):
         print(f"  topic {t['name']}: {t.get('partitions')} partitions, ready={t['ready']}")
@@ -135,14 +154,15 @@ def main() -> int:
         print(f"  {c['type']:16s} {c['status']:6s} {c['reason']}: {c.get('message', '')[:90]}")
 
     step("Summary")
-    print(f"""  running: etcd, kube-apiserver, kube-controller-manager, Kafka (make env-status)
+    print(f"""  running: etcd, kube-apiserver, kube-controller-manager, Kafka, and the node
+           (containerd, kubelet, kube-scheduler, kube-proxy): make env-status
            the operator (pid {PIDFILE.read_text()}, log {LOG})
+           the three servers as pods, image {WORKLOADS_IMAGE}
+  viewer:  http://{viewer}/  (the websocket-server's Service, from this host)
   look:    source .dev/env.sh
            kubectl get dashstream -n {NS}
            kubectl describe dsp demo -n {NS}
            dashstream render -f <(kubectl get dsp demo -n {NS} -o yaml)
-  note:    no kubelet runs here, so WorkloadsReady stays False (ReplicasUnavailable):
-           the operator reports what it observes.
   stop:    make env-down""")
     return 0
 

@@ -3,7 +3,8 @@
 helm install (with the canonical AlertRuleSet and DashboardSet) -> apply the example
 DashStreamPipeline -> topics in Kafka, Deployments/Services/ServiceMonitors, rule and
 dashboard ConfigMaps -> the operator and the three servers run as local processes
-with the args, env and ports taken from the rendered Deployments (no kubelet here) ->
+with the args, env and ports taken from the rendered Deployments (test_in_cluster.py
+runs them as pods instead) ->
 a real Prometheus scrapes them where the ServiceMonitors say and loads the synced rule
 file -> an injected sequence gap raises dashstream_sequence_gaps_total and makes the
 SequenceGapsDetected expression return a series -> the viewer shows live events ->

@@ -74,7 +74,8 @@ def test_install_upgrade_uninstall(helm: str, kube_api: client.ApiClient, namesp
     for kind in ("Deployment", "ServiceAccount", "Service", "Role"):
         assert exists(kube_api, kind, name, namespace), kind
     assert exists(kube_api, "ClusterRole", f"{name}-{namespace}-observe")
-    # No kubelet here, but the ReplicaSet controller creates the pod: Pod Security
+    # The pod never runs (it does not tolerate the local node's taint), but the
+    # ReplicaSet controller creates it: Pod Security
     # admission of the "restricted" namespace accepted the operator's pod.
     core = client.CoreV1Api(kube_api)
     wait_until(lambda: core.list_namespaced_pod(

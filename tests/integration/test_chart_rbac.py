@@ -175,7 +175,8 @@ def test_operator_works_with_exactly_the_charts_permissions(
          {"kafka": {"bootstrapServers": "127.0.0.1:9"},
           "topics": [{"name": f"{events}-y", "role": "events"}], "components": NO_COMPONENTS},
          "False", "KafkaUnavailable", "Progressing"),
-        # Deployments are created (the chart's RBAC allows it); no kubelet runs their pods.
+        # Deployments are created (the chart's RBAC allows it); their pods never run
+        # (they do not tolerate the local node's taint).
         ("DashStreamPipeline", "no-pods",
          {"kafka": {"bootstrapServers": kafka_bootstrap},
           "topics": [{"name": f"{events}-z", "role": "events"}]},
