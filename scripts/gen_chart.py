@@ -188,8 +188,9 @@ def values_schema() -> dict[str, Any]:
             "enabled": BOOL, "name": DNS_LABEL,
             **_passthrough("DashboardSet", ["folder", "datasource", "targets", "validation"]),
         }, "A DashboardSet of the chart's files/dashboards."),
-        "tests": _obj({"image": _obj({"repository": STR, "tag": STR,
-                                      "pullPolicy": PULL_POLICY})}),
+        # Empty repository/pullPolicy: the operator's image and pull policy.
+        "tests": _obj({"image": _obj({"repository": STR, "tag": STR, "pullPolicy": {
+            "type": "string", "enum": ["", *PULL_POLICY["enum"]]}})}),
     }
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",

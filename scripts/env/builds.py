@@ -22,7 +22,19 @@ import subprocess
 import time
 from pathlib import Path
 
-from envlib import CACHE, REPO, VERSIONS, die, go_env, helm_dir, k8s_dir, kafka_dir, need_tool, say
+from envlib import (
+    CACHE,
+    REPO,
+    VERSIONS,
+    coredns_dir,
+    die,
+    go_env,
+    helm_dir,
+    k8s_dir,
+    kafka_dir,
+    need_tool,
+    say,
+)
 
 K8S_TARGETS = [
     "k8s.io/kubernetes/cmd/kube-apiserver",
@@ -153,6 +165,21 @@ def build_helm() -> None:
     say(f"helm {ver}: built into {outdir}/bin")
 
 
+def build_coredns() -> None:
+    ver = VERSIONS["COREDNS_VERSION"]
+    outdir = coredns_dir()
+    if _fresh(outdir, ver, ["coredns"]):
+        say(f"coredns {ver}: cached in {outdir}")
+        return
+    need_tool("go", "install Go >= 1.26")
+    say(f"coredns {ver}: building from source (go install, about 3 min cold)")
+    env = go_env() | {"GOBIN": str(outdir / "bin")}
+    subprocess.run(["go", "install", "-trimpath", "-ldflags", "-s -w",
+                    f"github.com/coredns/coredns@{ver}"], env=env, check=True, cwd=CACHE)
+    (outdir / ".stamp").write_text(ver)
+    say(f"coredns {ver}: built into {outdir}/bin")
+
+
 def fetch_kafka() -> None:
     ver = VERSIONS["KAFKA_VERSION"]
     outdir = kafka_dir()
@@ -247,4 +274,5 @@ def build_all() -> None:
     fetch_thirdparty_crds()
     fetch_kafka()
     build_helm()
+    build_coredns()
     build_kubernetes()

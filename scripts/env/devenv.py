@@ -11,7 +11,8 @@ package registries (no Docker).
                                and import them into the node's containerd
   devenv.py stop|start NAME    one process (etcd, kube-apiserver,
                                kube-controller-manager, kafka, containerd,
-                               kube-scheduler, kubelet, kube-proxy), for fault tests
+                               kube-scheduler, coredns, kubelet, kube-proxy),
+                               for fault tests
   devenv.py clean              down, then delete .dev/ (cluster and broker data)
 
 Set DASHSTREAM_CLUSTER=kind to create a kind cluster instead of the local control

@@ -32,6 +32,8 @@ POD_BRIDGE = "dsbr0"
 POD_SUBNET = "10.244.0.0/24"
 POD_GATEWAY = "10.244.0.1"
 KAFKA_POD_PORT = 19094
+# Cluster DNS (CoreDNS on the gateway address, port 53): <svc>.<ns>.svc names in pods.
+CLUSTER_DOMAIN = "cluster.local"
 
 _T0 = time.monotonic()
 
@@ -93,6 +95,10 @@ def helm_dir() -> Path:
     return CACHE / f"helm-{VERSIONS['HELM_VERSION']}"
 
 
+def coredns_dir() -> Path:
+    return CACHE / f"coredns-{VERSIONS['COREDNS_VERSION']}"
+
+
 def kafka_dir() -> Path:
     return CACHE / f"kafka-{VERSIONS['KAFKA_VERSION']}"
 
@@ -108,4 +114,5 @@ def tool_paths() -> dict[str, Path]:
         "KUBELET": kbin / "kubelet",
         "KUBE_PROXY": kbin / "kube-proxy",
         "HELM": helm_dir() / "bin/helm",
+        "COREDNS": coredns_dir() / "bin/coredns",
     }

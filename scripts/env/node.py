@@ -1,4 +1,4 @@
-"""The local node: containerd, kubelet, kube-scheduler and kube-proxy, so the operator
+"""The local node: containerd, kubelet, kube-scheduler, kube-proxy and CoreDNS, so the operator
 and the servers can run in-cluster as pods, from images built by images.py.
 
 No Docker and no kind: the kubelet runs on this host with containerd (Debian package)
@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from envlib import (
+    CLUSTER_DOMAIN,
     DEV,
     NODE_NAME,
     POD_BRIDGE,
@@ -174,6 +175,8 @@ readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
 healthzPort: 10248
 resolvConf: /etc/resolv.conf
+clusterDNS: [{POD_GATEWAY}]
+clusterDomain: {CLUSTER_DOMAIN}
 podLogsDir: {NODE / 'pod-logs'}
 registerWithTaints:
 - {{key: {TAINT}, value: local, effect: NoSchedule}}
@@ -242,6 +245,53 @@ def _get(url: str) -> str | None:
         return None
 
 
+COREDNS_RBAC = """apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "dashstream:coredns"}
+rules:
+- apiGroups: [""]
+  resources: [services, endpoints, namespaces]
+  verbs: [list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "dashstream:coredns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "dashstream:coredns"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "dashstream:coredns"}
+"""
+
+
+def coredns_prepare() -> None:
+    """Cluster DNS for the pods: only the cluster domain (every other name is refused,
+    so no pod query ever leaves this host)."""
+    subprocess.run([str(tool_paths()["KUBECTL"]), f"--kubeconfig={DEV / 'kubeconfig'}",
+                    "apply", "--server-side", "-f", "-"], input=COREDNS_RBAC, text=True,
+                   check=True, capture_output=True)
+    NODE.mkdir(parents=True, exist_ok=True)
+    (NODE / "Corefile").write_text(f"""{CLUSTER_DOMAIN}:53 {{
+    bind {POD_GATEWAY}
+    errors
+    kubernetes {CLUSTER_DOMAIN} {{
+        kubeconfig {DEV / 'coredns.kubeconfig'} dashstream-dev
+    }}
+    health 127.0.0.1:18181
+    ready 127.0.0.1:18182
+}}
+""")
+
+
+def coredns_cmd() -> list[str]:
+    return [str(tool_paths()["COREDNS"]), "-conf", str(NODE / "Corefile")]
+
+
+def coredns_healthy() -> bool:
+    return _get("http://127.0.0.1:18182/ready") == "OK"
+
+
 def node_procs() -> list[Proc]:
     """Started after the control plane and Kafka, in this order; stopped in reverse."""
     return [
@@ -249,6 +299,7 @@ def node_procs() -> list[Proc]:
              containerd_prepare, before_stop=containerd_before_stop,
              after_stop=containerd_after_stop),
         Proc("kube-scheduler", "kube-scheduler", scheduler_cmd, scheduler_healthy),
+        Proc("coredns", "coredns -conf", coredns_cmd, coredns_healthy, coredns_prepare),
         Proc("kubelet", "kubelet", kubelet_cmd, kubelet_healthy, kubelet_prepare),
         Proc("kube-proxy", "kube-proxy", kube_proxy_cmd, kube_proxy_healthy,
              kube_proxy_prepare),

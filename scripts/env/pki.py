@@ -34,6 +34,7 @@ CLIENTS = {
     "scheduler": "/CN=system:kube-scheduler",
     "kubelet": "/O=system:nodes/CN=system:node:dashstream-node",
     "kube-proxy": "/CN=system:kube-proxy",
+    "coredns": "/CN=dashstream:coredns",  # RBAC from node.py (list/watch Services etc.)
 }
 
 

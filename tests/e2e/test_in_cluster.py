@@ -117,6 +117,13 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     assert [p.spec.node_name for p in op_pods] == [node]
     print(f"operator pod {op_pods[0].metadata.name} Ready on {node} "
           f"({op_pods[0].spec.containers[0].image})")
+    # `helm test`: a pod from the operator image calls /healthz by the Service's cluster
+    # DNS name (CoreDNS of the local node).
+    # (No --logs: the hook pod is deleted on success before helm could read them.)
+    tested = run(helm, "test", RELEASE, "-n", namespace, "--timeout", "120s")
+    assert "Phase:          Succeeded" in tested, tested
+    print("helm test: " + ", ".join(" ".join(line.split()) for line in tested.splitlines()
+                                    if line.startswith(("TEST SUITE", "Phase"))))
 
     # --- the example pipeline, reached by the pods at the broker's pod listener -------
     doc = yaml.safe_load((REPO / "manifests/examples/pipeline-minimal.yaml").read_text())

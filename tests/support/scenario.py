@@ -28,7 +28,11 @@ __all__ = ["alert_expr", "injected_gap_fires_alert", "process", "prom_query",
 
 
 def run(*cmd: str) -> str:
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    """stdout of a command; a failure shows its output, not only the exit status."""
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, (
+        f"{' '.join(cmd)} exited {done.returncode}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return done.stdout
 
 
 @contextmanager
