@@ -36,14 +36,13 @@ from dashstream_operator.models import (
 )
 from dashstream_operator.observability import METRICS, about, reconcile_timer
 from dashstream_operator.reconcile.alertruleset import LastValid, reconcile_alertruleset
-from dashstream_operator.reconcile.status import apply_conditions, ready_condition, status_patch
+from dashstream_operator.reconcile.status import invalid_spec_patch
 
 __all__ = ["reconcile"]
 
 log = logging.getLogger(__name__)
 
 KIND, PLURAL = ALERT_RULE_SET.kind, ALERT_RULE_SET.plural
-MAX_MESSAGE = 4000
 
 
 def _last_valid(memo: kopf.Memo) -> LastValid:
@@ -89,14 +88,9 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo) -> None:
 def _report_invalid(memo: kopf.Memo, body: Mapping[str, Any], exc: SpecError) -> None:
     """Admission (schema and CEL) should have refused it; say so in status."""
     METRICS.validation_failures.labels(KIND, "InvalidSpec").inc()
-    old = AlertRuleSetStatus.from_body(body)
-    generation = body["metadata"].get("generation")
-    now = datetime.now(UTC).replace(microsecond=0)
-    conditions = apply_conditions(old.conditions or [], [
-        ("Valid", "False", "InvalidSpec", str(exc)[:MAX_MESSAGE])], generation, now)
-    conditions = apply_conditions(conditions, [ready_condition(conditions)], generation, now)
-    new = old.model_copy(update={"observed_generation": generation, "conditions": conditions})
-    _write_status(memo, body, status_patch(body.get("status"), new))
+    _write_status(memo, body, invalid_spec_patch(
+        AlertRuleSetStatus.from_body(body), body, "Valid", str(exc),
+        datetime.now(UTC).replace(microsecond=0)))
 
 
 def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo) -> None:

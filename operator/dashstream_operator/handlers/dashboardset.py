@@ -51,7 +51,7 @@ from dashstream_operator.reconcile.dashboardset import (
     claim_of,
     reconcile_dashboardset,
 )
-from dashstream_operator.reconcile.status import apply_conditions, status_patch, with_ready
+from dashstream_operator.reconcile.status import invalid_spec_patch
 from dashstream_operator.render.dashboards import GRAFANA_DASHBOARD
 
 __all__ = ["reconcile"]
@@ -172,13 +172,9 @@ def reconcile(memo: kopf.Memo, namespace: str, name: str, *, repair: bool = Fals
 
 def _report_invalid(memo: kopf.Memo, body: Mapping[str, Any], exc: SpecError) -> None:
     """Admission (schema, CEL) should have refused it; say so in status, do not retry."""
-    old = DashboardSetStatus.from_body(body)
-    generation = body["metadata"].get("generation")
-    updates = with_ready([("Valid", "False", "InvalidSpec", str(exc)[:4000])])
-    conditions = apply_conditions(old.conditions or [], updates, generation,
-                                  datetime.now(UTC).replace(microsecond=0))
-    new = old.model_copy(update={"observed_generation": generation, "conditions": conditions})
-    _write_status(memo, body, status_patch(body.get("status"), new))
+    _write_status(memo, body, invalid_spec_patch(
+        DashboardSetStatus.from_body(body), body, "Valid", str(exc),
+        datetime.now(UTC).replace(microsecond=0)))
 
 
 def _wake_peers(memo: kopf.Memo, body: Mapping[str, Any]) -> None:

@@ -31,8 +31,9 @@ from dashstream_operator.models import (
 from dashstream_operator.observability import METRICS, about, reconcile_timer
 from dashstream_operator.reconcile.pipeline import reconcile_pipeline, reconcile_pipeline_topics
 from dashstream_operator.reconcile.status import (
+    MAX_MESSAGE,
     apply_conditions,
-    ready_condition,
+    invalid_spec_patch,
     status_patch,
 )
 from dashstream_operator.reconcile.topics import Claim, owned_topics
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 
 PLURAL = PIPELINE.plural
 RETRY_DELAY = 5.0
-MAX_MESSAGE = 4000
 KAFKA_REASONS = ("KafkaUnavailable", "InvalidTopicConfig", "KafkaError", "KafkaSecretMissing")
 
 
@@ -148,14 +148,9 @@ def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
 
 def _report_invalid(memo: kopf.Memo, body: Mapping[str, Any], exc: SpecError) -> None:
     """Admission (CEL) should have refused it; say so in status and do not retry."""
-    old = DashStreamPipelineStatus.from_body(body)
-    generation = body["metadata"].get("generation")
-    now = datetime.now(UTC).replace(microsecond=0)
-    conditions = apply_conditions(old.conditions or [], [
-        ("TopicsReady", "False", "InvalidSpec", str(exc)[:MAX_MESSAGE])], generation, now)
-    conditions = apply_conditions(conditions, [ready_condition(conditions)], generation, now)
-    new = old.model_copy(update={"observed_generation": generation, "conditions": conditions})
-    _write_status(memo, body, status_patch(body.get("status"), new))
+    _write_status(memo, body, invalid_spec_patch(
+        DashStreamPipelineStatus.from_body(body), body, "TopicsReady", str(exc),
+        datetime.now(UTC).replace(microsecond=0)))
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="pipeline-resume")

@@ -39,7 +39,6 @@ from dashstream_operator.validation.rules import (
 
 __all__ = ["LastValid", "RuleSetResult", "read_source", "reconcile_alertruleset"]
 
-MAX_MESSAGE = 4000
 MAX_ITEMS = 256  # status list bounds (CRD maxItems)
 # Synced=False for these reasons repeats Valid/MetricsResolved: one Event is enough.
 _EXPLAINED_ELSEWHERE = ("InvalidRules", "UnknownMetrics", "SourceNotFound")

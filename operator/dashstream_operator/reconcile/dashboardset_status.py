@@ -12,6 +12,7 @@ from typing import Any
 
 from dashstream_operator.models import DashboardSetStatus, DashboardStatus
 from dashstream_operator.reconcile.status import (
+    MAX_MESSAGE,
     ConditionSpec,
     apply_conditions,
     status_patch,
@@ -21,7 +22,6 @@ from dashstream_operator.reconcile.status import (
 __all__ = ["CONFLICT", "Outcome", "build_status"]
 
 CONFLICT = "UidConflict"
-MAX_MESSAGE = 4000
 MAX_ERRORS, MAX_ERROR = 10, 500
 # Synced's reason when several dashboards are out: the first of these that applies.
 _PRIORITY = (CONFLICT, "TooLarge", "InvalidDashboard", "SourceError", "UnknownMetrics")

@@ -17,6 +17,7 @@ from dashstream_operator.kafka.admin import AdminPool
 from dashstream_operator.models import DashStreamPipelineSpec, DashStreamPipelineStatus
 from dashstream_operator.reconcile.children import ChildCache, sync_children
 from dashstream_operator.reconcile.status import (
+    MAX_MESSAGE,
     ConditionSpec,
     apply_conditions,
     ready_condition,
@@ -29,7 +30,6 @@ __all__ = ["DEFAULT_IMAGE", "PipelineResult", "reconcile_pipeline", "reconcile_p
 
 DEFAULT_IMAGE = default_workload_image()
 SERVICEMONITOR_CRD = "servicemonitors.monitoring.coreos.com"
-MAX_MESSAGE = 4000
 
 
 @dataclass

@@ -13,10 +13,14 @@ from typing import Any
 
 from dashstream_operator.models import BaseStatus, Condition, merge_condition
 
-__all__ = ["ConditionSpec", "apply_conditions", "ready_condition", "status_patch", "with_ready"]
+__all__ = ["MAX_MESSAGE", "ConditionSpec", "apply_conditions", "invalid_spec_patch",
+           "ready_condition", "status_patch", "with_ready"]
 
 # (type, status, reason, message)
 ConditionSpec = tuple[str, str, str, str]
+# Condition messages are cut here: a status must stay readable (and far below etcd's
+# object size limit) whatever an error text holds.
+MAX_MESSAGE = 4000
 
 
 def apply_conditions(conditions: Sequence[Condition], updates: Sequence[ConditionSpec],
@@ -44,6 +48,18 @@ def ready_condition(conditions: Sequence[Condition]) -> ConditionSpec:
         if cond.type != "Ready" and cond.status != "True":
             return "Ready", "False", cond.reason, cond.message
     return "Ready", "True", "Ready", "all conditions are met"
+
+
+def invalid_spec_patch(old: BaseStatus, body: Mapping[str, Any], condition: str,
+                       error: str, now: datetime) -> dict[str, Any] | None:
+    """Status of a spec the API server should have refused (its schema or CEL did not
+    run, e.g. an older CRD): ``condition`` False with reason InvalidSpec, Ready after it."""
+    generation = body["metadata"].get("generation")
+    conditions = apply_conditions(old.conditions or [], [
+        (condition, "False", "InvalidSpec", error[:MAX_MESSAGE])], generation, now)
+    conditions = apply_conditions(conditions, [ready_condition(conditions)], generation, now)
+    new = old.model_copy(update={"observed_generation": generation, "conditions": conditions})
+    return status_patch(body.get("status"), new)
 
 
 def status_patch(old: Mapping[str, Any] | None, new: BaseStatus) -> dict[str, Any] | None:
