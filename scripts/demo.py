@@ -25,7 +25,8 @@ KUBECTL = os.environ.get("KUBECTL", "kubectl")
 PIDFILE = DEV / "run/operator-demo.pid"
 LOG = DEV / "logs/operator-demo.log"
 
-WORKLOADS_IMAGE = "dashstream.local/dashstream-workloads:dev"
+# Written into .dev/env.sh by `make env-up` (scripts/env/images.py names the images).
+WORKLOADS_IMAGE = os.environ.get("DASHSTREAM_WORKLOADS_IMAGE", "")
 
 
 def step(msg: str) -> None:
@@ -106,6 +107,9 @@ def wait_for(what: str, check: Any, timeout: float = 90) -> Any:
 
 
 def main() -> int:
+    if not WORKLOADS_IMAGE:
+        sys.exit("DASHSTREAM_WORKLOADS_IMAGE is not set: run `make demo` (it brings the "
+                 "environment up, writes .dev/env.sh and builds the images)")
     step("Installing the CRDs (ours, generated from the models; ServiceMonitor et al.)")
     kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
     thirdparty = os.environ.get("DASHSTREAM_THIRDPARTY_CRDS")

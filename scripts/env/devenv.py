@@ -65,6 +65,9 @@ def write_env_sh(kubeconfig: Path) -> None:
         f"export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{KAFKA_PORT}",
         # The same broker as pods on the local node reach it.
         f"export DASHSTREAM_POD_KAFKA_BOOTSTRAP={POD_GATEWAY}:{KAFKA_POD_PORT}",
+        # The images `make images` builds (names defined once, in images.py).
+        f"export DASHSTREAM_OPERATOR_IMAGE={images.OPERATOR_IMAGE}",
+        f"export DASHSTREAM_WORKLOADS_IMAGE={images.WORKLOADS_IMAGE}",
         f"export KUBECTL={tools['KUBECTL']}",
         f"export HELM={tools['HELM']}",
         f"export PROMTOOL={promtool}",

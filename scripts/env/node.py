@@ -14,9 +14,7 @@ import hashlib
 import json
 import os
 import signal
-import ssl
 import subprocess
-import urllib.request
 from pathlib import Path
 
 from envlib import (
@@ -29,7 +27,7 @@ from envlib import (
     say,
     tool_paths,
 )
-from procs import Proc
+from procs import Proc, http_ok, unverified_tls
 
 NODE = DEV / "node"
 # Unix socket paths are limited to 107 bytes: keep containerd's state under /run,
@@ -37,6 +35,8 @@ NODE = DEV / "node"
 STATE = Path("/run") / f"dashstream-{hashlib.sha1(str(DEV).encode()).hexdigest()[:8]}"
 SOCKET = STATE / "containerd.sock"
 TAINT = "dashstream.dev/node"
+# Built by images.py from tools/pause: the sandbox (first container) of every pod.
+PAUSE_IMAGE = "dashstream.local/pause:dev"
 CNI_BIN = Path("/usr/lib/cni")
 
 
@@ -146,8 +146,6 @@ def unmount_under(*roots: Path) -> None:
         subprocess.run(["umount", "-l", mount], capture_output=True)
 
 
-PAUSE_IMAGE = "dashstream.local/pause:dev"
-
 
 def kubelet_prepare() -> None:
     """The pause image (sandbox of every pod) must be in containerd before a pod starts."""
@@ -198,7 +196,7 @@ def kubelet_cmd() -> list[str]:
 
 
 def kubelet_healthy() -> bool:
-    return _get("http://127.0.0.1:10248/healthz") == "ok"
+    return http_ok("http://127.0.0.1:10248/healthz") == "ok"
 
 
 def scheduler_cmd() -> list[str]:
@@ -209,7 +207,7 @@ def scheduler_cmd() -> list[str]:
 
 
 def scheduler_healthy() -> bool:
-    return _get("https://127.0.0.1:10259/healthz") == "ok"
+    return http_ok("https://127.0.0.1:10259/healthz", unverified_tls()) == "ok"
 
 
 def kube_proxy_prepare() -> None:
@@ -232,17 +230,8 @@ def kube_proxy_cmd() -> list[str]:
 
 
 def kube_proxy_healthy() -> bool:
-    return _get("http://127.0.0.1:10256/livez") is not None
+    return http_ok("http://127.0.0.1:10256/livez") is not None
 
-
-def _get(url: str) -> str | None:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-    try:
-        with urllib.request.urlopen(url, timeout=2, context=ctx) as r:
-            return str(r.read().decode())
-    except (OSError, ValueError):
-        return None
 
 
 COREDNS_RBAC = """apiVersion: rbac.authorization.k8s.io/v1
@@ -289,7 +278,7 @@ def coredns_cmd() -> list[str]:
 
 
 def coredns_healthy() -> bool:
-    return _get("http://127.0.0.1:18182/ready") == "OK"
+    return http_ok("http://127.0.0.1:18182/ready") == "OK"
 
 
 def node_procs() -> list[Proc]:

@@ -129,7 +129,7 @@ def _is_zombie(pid: int) -> bool:
 
 # --- health checks --------------------------------------------------------------------
 
-def _http_ok(url: str, ctx: ssl.SSLContext | None = None) -> str | None:
+def http_ok(url: str, ctx: ssl.SSLContext | None = None) -> str | None:
     try:
         with urllib.request.urlopen(url, timeout=2, context=ctx) as r:
             return r.read().decode()
@@ -144,20 +144,25 @@ def _apiserver_ctx() -> ssl.SSLContext:
 
 
 def etcd_healthy() -> bool:
-    body = _http_ok(f"http://127.0.0.1:{ETCD_CLIENT_PORT}/health")
+    body = http_ok(f"http://127.0.0.1:{ETCD_CLIENT_PORT}/health")
     return bool(body) and json.loads(body).get("health") == "true"
 
 
 def apiserver_healthy() -> bool:
-    return _http_ok(f"https://127.0.0.1:{APISERVER_PORT}/readyz", _apiserver_ctx()) == "ok"
+    return http_ok(f"https://127.0.0.1:{APISERVER_PORT}/readyz", _apiserver_ctx()) == "ok"
+
+
+def unverified_tls() -> ssl.SSLContext:
+    """For the components' self-signed /healthz ports on loopback (health, not trust)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def controller_manager_healthy() -> bool:
     # Served on its secure port with delegated authn; /healthz is always allowed.
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return _http_ok("https://127.0.0.1:10257/healthz", ctx) == "ok"
+    return http_ok("https://127.0.0.1:10257/healthz", unverified_tls()) == "ok"
 
 
 def kafka_healthy() -> bool:

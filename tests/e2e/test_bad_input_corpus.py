@@ -24,7 +24,7 @@ from dashstream_workloads.proto import dashstream_pb2 as pb
 from support.env import REPO
 from support.kube import apply
 from support.operator import run_operator
-from support.pipelines import condition, get_pipeline, pipeline
+from support.pipelines import condition, condition_true, get_pipeline, pipeline
 from support.wait import wait_until
 
 GOOD_RULE = {"alert": "Down", "expr": "up == 0", "for": "1m",
@@ -178,8 +178,8 @@ def test_bad_input_corpus(kube_api: client.ApiClient, dyn: DynamicClient, namesp
         good_topic = f"{namespace}-good"
         apply(dyn, pipeline("good", namespace, kafka_bootstrap,
                             [{"name": good_topic, "role": "events"}]))
-        wait_until(lambda: (condition(get_pipeline(kube_api, namespace, "good"), "TopicsReady")
-                            or {}).get("status") == "True", timeout=60, what="good pipeline")
+        wait_until(lambda: condition_true(kube_api, namespace, "good", "TopicsReady"),
+                   timeout=60, what="good pipeline")
 
         for case, obj, field in _cr_cases(namespace, kafka_bootstrap):
             with pytest.raises(DynamicApiError) as err:

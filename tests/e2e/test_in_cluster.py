@@ -26,7 +26,7 @@ from kubernetes.dynamic import DynamicClient
 
 from support.env import REPO, require_env
 from support.kube import apply
-from support.pipelines import broker_topic, condition, get_pipeline
+from support.pipelines import broker_topic, condition_true
 from support.scenario import (
     injected_gap_fires_alert,
     rule_file_from_configmap,
@@ -39,19 +39,17 @@ from support.wait import wait_until
 
 RELEASE = "dsi"
 NODE_TAINT = "dashstream.dev/node"
-OPERATOR_IMAGE = "dashstream.local/dashstream-operator:dev"
-WORKLOADS_IMAGE = "dashstream.local/dashstream-workloads:dev"
 COMPONENTS = ("websocket-server", "prometheus-exporter", "quality-monitor")
 HINT = "run `make images` (it builds both images without Docker and imports them)"
 
 
-def node_with_images(core: client.CoreV1Api) -> str | None:
+def node_with_images(core: client.CoreV1Api, images: set[str]) -> str | None:
     """The Ready node holding both images (the kubelet reports what containerd has with
     its next node status update, up to a minute after an import)."""
     for node in core.list_node().items:
         names = {n for img in node.status.images or [] for n in img.names or []}
         ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
-        if ready and {OPERATOR_IMAGE, WORKLOADS_IMAGE} <= names:
+        if ready and images <= names:
             return str(node.metadata.name)
     return None
 
@@ -98,13 +96,16 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     apps, core = client.AppsV1Api(kube_api), client.CoreV1Api(kube_api)
     custom, discovery = client.CustomObjectsApi(kube_api), client.DiscoveryV1Api(kube_api)
     pod_bootstrap = require_env("DASHSTREAM_POD_KAFKA_BOOTSTRAP")
-    node, _ = wait_until(lambda: node_with_images(core), timeout=90,
-                         what=f"a Ready node with {OPERATOR_IMAGE} and {WORKLOADS_IMAGE} ({HINT})")
+    operator_image = require_env("DASHSTREAM_OPERATOR_IMAGE")
+    workloads_image = require_env("DASHSTREAM_WORKLOADS_IMAGE")
+    node, _ = wait_until(lambda: node_with_images(core, {operator_image, workloads_image}),
+                         timeout=90, what=f"a Ready node with {operator_image} and "
+                         f"{workloads_image} ({HINT})")
     logs = artifacts_dir / "e2e-in-cluster"
     logs.mkdir(parents=True, exist_ok=True)
     helm = os.environ.get("HELM", "helm")
-    op_repo, op_tag = OPERATOR_IMAGE.rsplit(":", 1)
-    wl_repo, wl_tag = WORKLOADS_IMAGE.rsplit(":", 1)
+    op_repo, op_tag = operator_image.rsplit(":", 1)
+    wl_repo, wl_tag = workloads_image.rsplit(":", 1)
     run(helm, "install", RELEASE, str(REPO / "charts/dashstream-operator"), "-n", namespace,
         "--skip-crds", "--wait", "--timeout", "180s",
         "--set", f"watchNamespaces={{{namespace}}}",
@@ -138,8 +139,8 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     doc["spec"]["components"] = {"qualityMonitor": {
         "settings": {"QUALITY_MONITOR_FAULT_INJECTION": "true"}}}
     apply(dyn, doc)
-    wait_until(lambda: (condition(get_pipeline(kube_api, namespace, name), "TopicsReady")
-                        or {}).get("status") == "True", timeout=120, what="TopicsReady")
+    wait_until(lambda: condition_true(kube_api, namespace, name, "TopicsReady"),
+               timeout=120, what="TopicsReady")
     assert broker_topic(kafka_admin, events)[0] == 3  # type: ignore[index]
     _, took = wait_until(lambda: all(available(apps, namespace, f"{name}-{c}")
                                      for c in COMPONENTS), timeout=240,
@@ -148,9 +149,9 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
                                     f"{name}").items
     print(f"{len(pods)} server pods Ready {took:.1f}s later: "
           + ", ".join(f"{p.metadata.name}@{p.status.pod_ip}" for p in pods))
-    assert {p.spec.containers[0].image for p in pods} == {WORKLOADS_IMAGE}
-    wait_until(lambda: (condition(get_pipeline(kube_api, namespace, name), "Ready")
-                        or {}).get("status") == "True", timeout=60, what="pipeline Ready")
+    assert {p.spec.containers[0].image for p in pods} == {workloads_image}
+    wait_until(lambda: condition_true(kube_api, namespace, name, "Ready"),
+               timeout=60, what="pipeline Ready")
     wait_until(lambda: synced(custom, namespace, "alertrulesets", "dashstream"), timeout=90,
                what="rules Ready")
     wait_until(lambda: synced(custom, namespace, "dashboardsets", "dashstream"), timeout=90,

@@ -29,7 +29,7 @@ from dashstream_operator.render import resolve_container_env
 from integration.workloads.servers import free_port
 from support.env import REPO
 from support.kube import apply
-from support.pipelines import broker_topic, condition, get_pipeline
+from support.pipelines import broker_topic, condition_true
 from support.scenario import (
     injected_gap_fires_alert,
     process,
@@ -118,8 +118,8 @@ def test_user_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace
         doc["spec"]["monitoring"] = {"serviceMonitor": {"interval": "2s"}}
         apply(dyn, doc)
         name = doc["metadata"]["name"]
-        wait_until(lambda: (condition(get_pipeline(kube_api, namespace, name), "TopicsReady")
-                            or {}).get("status") == "True", timeout=90, what="TopicsReady")
+        wait_until(lambda: condition_true(kube_api, namespace, name, "TopicsReady"),
+                   timeout=90, what="TopicsReady")
         assert broker_topic(kafka_admin, events)[0] == 3  # type: ignore[index]
         comps = ("websocket-server", "prometheus-exporter", "quality-monitor")
         wait_until(lambda: all(custom.get_namespaced_custom_object(

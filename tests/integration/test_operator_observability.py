@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from support.kube import apply
 from support.operator import run_operator
-from support.pipelines import condition, get_pipeline, pipeline
+from support.pipelines import condition_true, pipeline
 from support.wait import wait_until
 
 
@@ -44,8 +44,8 @@ def test_metrics_health_and_logs(kube_api: client.ApiClient, dyn: DynamicClient,
             timeout=30, what="/healthz answers 200")
         apply(dyn, pipeline("obs", namespace, kafka_bootstrap,
                             [{"name": f"obs-{namespace}", "role": "events"}]))
-        wait_until(lambda: (condition(get_pipeline(kube_api, namespace, "obs"), "TopicsReady")
-                            or {}).get("status") == "True", timeout=60, what="TopicsReady")
+        wait_until(lambda: condition_true(kube_api, namespace, "obs", "TopicsReady"),
+                   timeout=60, what="TopicsReady")
         metrics, _ = wait_until(
             lambda: (m := scrape(port)).get(
                 "dashstream_operator_resync_objects{}", 0) >= 1 and m,

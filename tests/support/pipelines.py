@@ -6,7 +6,7 @@ from typing import Any
 
 from kubernetes import client
 
-__all__ = ["broker_topic", "condition", "get_pipeline", "pipeline"]
+__all__ = ["broker_topic", "condition", "condition_true", "get_pipeline", "pipeline"]
 
 GROUP, VERSION, PLURAL = "dashstream.io", "v1alpha1", "dashstreampipelines"
 
@@ -31,6 +31,11 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
         if cond["type"] == type_:
             return dict(cond)
     return None
+
+
+def condition_true(api: client.ApiClient, namespace: str, name: str, type_: str) -> bool:
+    """The pipeline's condition ``type_`` is True right now (for wait_until)."""
+    return (condition(get_pipeline(api, namespace, name), type_) or {}).get("status") == "True"
 
 
 def broker_topic(admin: Any, name: str) -> tuple[int, dict[str, str]] | None:
