@@ -22,6 +22,7 @@ from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
 from support.env import REPO, require_env
+from support.events import wait_for_events
 from support.kube import apply, get_or_none
 from support.operator import OperatorProcess, run_operator
 from support.scenario import process
@@ -210,8 +211,8 @@ def test_invalid_rule_keeps_last_valid_content(
     # The previous valid content stays, untouched: Prometheus keeps every rule.
     assert cm_data(core, namespace, "dashstream-rules") == before
     assert cm_meta(core, namespace, "dashstream-rules").resource_version == before_rv
-    reasons = {e.reason for e in core.list_namespaced_event(namespace).items}
-    assert {"InvalidRules", "UnknownMetrics"} <= reasons
+    wait_for_events(kube_api, namespace, "rules", ("Warning", "InvalidRules"),
+                    ("Warning", "UnknownMetrics"))
     assert operator.alive()
 
     apply(dyn, ruleset("rules", namespace))  # fixed: generation 3 syncs again
@@ -278,7 +279,7 @@ def test_hand_edits_are_put_back_and_reapply_writes_nothing(
     print(f"ConfigMap hand edit put back after {edit_s:.2f}s; deletion repaired after "
           f"{delete_s:.2f}s")
     assert edit_s < 5 and delete_s < 5
-    assert "DriftRepaired" in {e.reason for e in core.list_namespaced_event(namespace).items}
+    wait_for_events(kube_api, namespace, "drift", ("Normal", "DriftRepaired"))
 
     wait_until(lambda: observed(kube_api, namespace, "drift"), timeout=30, what="settled")
     time.sleep(1)  # let the repairs' own watch events pass

@@ -13,6 +13,7 @@ import pytest
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
+from support.events import wait_for_events
 from support.kube import apply
 from support.operator import OperatorProcess, run_operator
 from support.pipelines import broker_topic, condition, get_pipeline, pipeline
@@ -151,9 +152,7 @@ def test_invalid_config_and_conflicts_are_reported(
     assert f"{namespace}/first" in cond["message"]
     assert broker_topic(kafka_admin, shared)[0] == 1  # type: ignore[index]  # untouched
     assert ready(kube_api, namespace, "first")  # the older claim keeps working
-    events = client.CoreV1Api(kube_api).list_namespaced_event(namespace).items
-    reasons = {e.reason for e in events if e.involved_object.name == "second"}
-    assert "TopicConflict" in reasons
+    wait_for_events(kube_api, namespace, "second", ("Warning", "TopicConflict"))
 
 
 def test_deletion_policies(kube_api: client.ApiClient, dyn: DynamicClient, namespace: str,

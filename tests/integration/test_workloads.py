@@ -14,6 +14,7 @@ import pytest
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
+from support.events import wait_for_events
 from support.kube import apply
 from support.operator import OperatorProcess, run_operator
 from support.pipelines import condition, get_pipeline, pipeline
@@ -255,8 +256,7 @@ def test_refused_child_is_reported_and_retried(kube_api: client.ApiClient, dyn: 
                             c["reason"] == "ApplyFailed" and c, timeout=60, what="ApplyFailed")
     print(f"ApplyFailed reported after {took:.1f}s: {cond['message'][:160]}")
     assert "exceeded quota" in cond["message"]
-    events = core.list_namespaced_event(namespace).items
-    assert any(e.reason == "ApplyFailed" and e.involved_object.name == "quota" for e in events)
+    wait_for_events(kube_api, namespace, "quota", ("Warning", "ApplyFailed"))
     core.delete_namespaced_resource_quota("one-service", namespace)
     _, took = wait_until(lambda: len([s for s in core.list_namespaced_service(namespace).items
                                       if s.metadata.name.startswith("quota-")]) == 3,

@@ -37,6 +37,7 @@ from support.dashboardsets import (
     versions,
     wait_settled,
 )
+from support.events import wait_for_events
 from support.kube import apply, get_or_none
 from support.operator import OperatorProcess, run_operator
 from support.pipelines import condition
@@ -71,7 +72,7 @@ def test_invalid_dashboards_are_reported_and_not_synced(
     assert stored_json(dyn, namespace, "mixed-broken-query") is None
     assert stored_json(dyn, namespace, "mixed-unknown-metric") is None
     assert get_or_none(dyn, *GD, "mixed-unknown-metric", namespace) is None
-    assert ("Warning", "InvalidDashboard") in events(dyn, namespace, "mixed")
+    wait_for_events(kube_api, namespace, "mixed", ("Warning", "InvalidDashboard"))
 
     # unknownMetrics: Warn syncs it anyway and keeps saying so.
     apply(dyn, dashboard_set("mixed", namespace, dashboards,
@@ -113,7 +114,7 @@ def test_a_2mib_dashboard_is_stored_gzipped_and_an_incompressible_one_refused(
     assert stored_json(dyn, namespace, "big-big") == big, "byte for byte after gunzip"
     gd = grafana_dashboard(dyn, namespace, "big-big")
     assert gd is not None and "json" not in gd["spec"] and gd_json(dyn, namespace, "big-big") == big
-    assert ("Warning", "StoredGzipped") in events(dyn, namespace, "big")
+    wait_for_events(kube_api, namespace, "big", ("Warning", "StoredGzipped"))
     assert "gzipped" in condition(obj, "Synced")["message"]  # type: ignore[index]
     print(f"2 MiB dashboard: {len(big)} bytes, stored gzipped as "
           f"{len(base64.b64decode(cm['binaryData']['dbs-test-big.json.gz']))} bytes")
@@ -125,7 +126,8 @@ def test_a_2mib_dashboard_is_stored_gzipped_and_an_incompressible_one_refused(
     assert stored_json(dyn, namespace, "noise-noise") is None
     print(f"incompressible dashboard: {len(noise)} bytes, {len(gzip.compress(noise))} "
           f"gzipped -> {entry['errors'][0][:80]}...")
-    # Refused once, not retried: no further writes to the set.
+    wait_for_events(kube_api, namespace, "noise", ("Warning", "TooLarge"))
+    # Refused once, not retried: no further writes to the set and no second Event.
     version = get_set(kube_api, namespace, "noise")["metadata"]["resourceVersion"]
     time.sleep(2 * RESYNC)
     assert get_set(kube_api, namespace, "noise")["metadata"]["resourceVersion"] == version
@@ -220,7 +222,7 @@ def test_an_instance_selector_change_recreates_the_grafana_dashboard(
     gd, _ = wait_until(reselected, timeout=30, what="GrafanaDashboard with the new selector")
     assert before is not None and gd["metadata"]["uid"] != before["metadata"]["uid"]
     wait_settled(kube_api, namespace, "sel", ready="True")
-    assert ("Normal", "Recreated") in events(dyn, namespace, "sel")
+    wait_for_events(kube_api, namespace, "sel", ("Normal", "Recreated"))
 
 
 def test_recording_rules_of_the_namespace_count_as_known_metrics(

@@ -21,7 +21,6 @@ from support.dashboardsets import (
     configmap,
     dashboard_set,
     entries,
-    events,
     gd_json,
     grafana_dashboard,
     inline,
@@ -29,6 +28,7 @@ from support.dashboardsets import (
     versions,
     wait_settled,
 )
+from support.events import wait_for_events
 from support.kube import apply
 from support.operator import OperatorProcess, run_operator
 from support.pipelines import condition
@@ -78,7 +78,7 @@ def test_canonical_dashboards_become_sidecar_configmaps_and_grafana_dashboards(
                          capture_output=True, text=True, check=True).stdout
     print(out)
     assert "canonical" in out and "3/3" in out
-    assert ("Normal", "Synced") in events(dyn, namespace, "canonical")
+    wait_for_events(kube_api, namespace, "canonical", ("Normal", "Synced"))
     # Nothing of kopf's on the object: no finalizer, no spec copy in status (see handlers).
     assert not obj["metadata"].get("finalizers") and "kopf" not in obj["status"]
 
@@ -143,6 +143,6 @@ def test_hand_edits_are_put_back_within_5s(
     print(f"repair latency: ConfigMap edit {cm_latency:.2f}s, ConfigMap deletion "
           f"{delete_latency:.2f}s, GrafanaDashboard edit {gd_latency:.2f}s")
     assert max(cm_latency, delete_latency, gd_latency) < 5.0
-    assert ("Normal", "DriftRepaired") in events(dyn, namespace, "drift")
+    wait_for_events(kube_api, namespace, "drift", ("Normal", "DriftRepaired"))
 
 

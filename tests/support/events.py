@@ -1,0 +1,25 @@
+"""Kubernetes Events in tests: kopf posts them from a background queue, after the status
+patch a test waits for, so an Event is awaited, never read once."""
+
+from __future__ import annotations
+
+from kubernetes import client
+
+from support.wait import wait_until
+
+__all__ = ["event_reasons", "wait_for_events"]
+
+
+def event_reasons(api: client.ApiClient, ns: str, name: str) -> set[tuple[str, str]]:
+    """(type, reason) of every Event in ``ns`` about the object called ``name``."""
+    items = client.CoreV1Api(api).list_namespaced_event(ns).items
+    return {(e.type, e.reason) for e in items if e.involved_object.name == name}
+
+
+def wait_for_events(api: client.ApiClient, ns: str, name: str, *expected: tuple[str, str],
+                    timeout: float = 20.0) -> set[tuple[str, str]]:
+    """Wait until every (type, reason) in ``expected`` was posted about ``name``; return all
+    seen."""
+    seen, _ = wait_until(lambda: (s := event_reasons(api, ns, name)) >= set(expected) and s,
+                         timeout=timeout, what=f"events {sorted(expected)} about {ns}/{name}")
+    return seen
