@@ -178,7 +178,8 @@ def values_schema() -> dict[str, Any]:
         "defaultPipeline": _obj({
             "enabled": BOOL, "name": DNS_LABEL,
             **_passthrough("DashStreamPipeline",
-                           ["topics", "topicDeletionPolicy", "components", "monitoring"]),
+                           ["topics", "topicDeletionPolicy", "components", "monitoring",
+                            "scheduling"]),
         }, "A DashStreamPipeline in the release namespace."),
         "defaultAlertRules": _obj({
             "enabled": BOOL, "name": DNS_LABEL,

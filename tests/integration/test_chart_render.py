@@ -94,6 +94,8 @@ def test_template_all_options(helm: str) -> None:
     sm = one(docs, "ServiceMonitor")
     assert sm["metadata"]["labels"]["release"] == "prometheus"
     assert sm["spec"]["endpoints"][0]["port"] == "http"
+    pipeline = one(docs, "DashStreamPipeline")["spec"]
+    assert pipeline["scheduling"]["tolerations"][0]["key"] == "dashstream.dev/node"
     for kind in SPECS:
         cr = one(docs, kind)
         SPECS[kind].from_body(cr)
