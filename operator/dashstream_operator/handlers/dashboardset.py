@@ -12,8 +12,9 @@ content caching). Reconciles are level-based, so watching is enough; what trigge
 - an event of a ConfigMap one of its dashboards reads (``configMapKeyRef``);
 - a change of the recording rules the namespace's AlertRuleSets declare;
 - an event of another set of the namespace sharing a dashboard uid (``UidConflict``);
-- the loop below, every resync interval: retries after failures, and notices a
-  GrafanaDashboard CRD installed later. No timer, hence no finalizer.
+- the operator's resync pass (handlers/resync.py), every interval: retries after
+  failures, and notices a GrafanaDashboard CRD installed later. No timer, hence no
+  finalizer.
 
 A reconcile that finds nothing to change writes nothing, so the status write it
 makes when something did change ends in one more (no-op) reconcile.
@@ -21,8 +22,6 @@ makes when something did change ends in one more (no-op) reconcile.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
 import threading
 import time
@@ -34,6 +33,7 @@ from typing import Any
 import kopf
 
 from dashstream_operator.handlers.children import register_owner_callback
+from dashstream_operator.handlers.resync import register_resync
 from dashstream_operator.handlers.startup import RESYNC_SECONDS, object_lock
 from dashstream_operator.k8s import Kube
 from dashstream_operator.models import (
@@ -248,36 +248,21 @@ def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,
 register_owner_callback(KIND, on_children_changed)
 
 
-def _quietly(memo: kopf.Memo, namespace: str, name: str) -> None:
+def _resync(body: dict[str, Any], memo: kopf.Memo) -> None:
+    """One DashboardSet in the operator's resync pass (handlers/resync.py)."""
+    meta = body["metadata"]
     try:
-        reconcile(memo, namespace, name, repair=True)
+        reconcile(memo, meta["namespace"], meta["name"], repair=True, body=body)
     except Exception:
-        log.exception("resync of dashboardset %s/%s failed", namespace, name,
-                      extra=about("DashboardSet", namespace, name))
+        log.exception("resync of dashboardset %s/%s failed", meta["namespace"], meta["name"],
+                      extra=about("DashboardSet", meta["namespace"], meta["name"]))
 
 
-async def _loop(memo: kopf.Memo) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        await asyncio.sleep(RESYNC_SECONDS)  # the loop's cadence, not a retry wait
-        indexes: _Indexes = memo.dashboard_indexes
-        for namespace in _keys(indexes.uids):
-            for claim in _values(indexes.uids, namespace):
-                # copy_context: kopf.event() needs the operator's event queue (a context var).
-                ctx = contextvars.copy_context()
-                await loop.run_in_executor(None, ctx.run, _quietly, memo, namespace, claim.name)
+register_resync(DASHBOARD_SET, _resync)
 
 
-@kopf.on.startup(id="dashboardset-start")
+@kopf.on.startup(id="dashboardset-indexes")
 async def start(memo: kopf.Memo, dashboard_uids: kopf.Index[str, UidClaim],
                 dashboard_recorded: kopf.Index[str, frozenset[str]], **_: Any) -> None:
-    # The indexes are live views kopf keeps current; child callbacks and the loop need them.
+    # The indexes are live views kopf keeps current; child callbacks and the resync need them.
     memo.dashboard_indexes = _Indexes(dashboard_uids, dashboard_recorded)
-    memo.dashboard_resync_task = asyncio.create_task(_loop(memo))
-
-
-@kopf.on.cleanup(id="dashboardset-stop")
-async def stop(memo: kopf.Memo, **_: Any) -> None:
-    task = getattr(memo, "dashboard_resync_task", None)
-    if task is not None:
-        task.cancel()

@@ -1,4 +1,5 @@
-"""The resync loop: every interval, reconcile every pipeline from one LIST.
+"""The resync loop: every interval, reconcile every object of our three kinds, from one
+LIST per kind (and watched namespace).
 
 Why not ``@kopf.timer``: kopf puts a finalizer on every object that has a timer or
 daemon, and a finalizer on a ``Retain`` pipeline would block namespace deletion
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 CONCURRENCY = int(os.environ.get("DASHSTREAM_RESYNC_CONCURRENCY", "8"))
 
 # Further kinds the loop re-checks after the pipelines: (kind, reconcile(body, memo)),
-# registered by their handler modules (e.g. AlertRuleSet: a CRD installed later, a
-# missed watch event). Their reconcile must log and swallow its own refusals.
+# registered by their handler modules (AlertRuleSet, DashboardSet: a retry after a
+# failure, a CRD installed later, a missed watch event). Their reconcile must log and
+# swallow its own refusals.
 _OTHER_KINDS: list[tuple[KindInfo, Callable[[dict[str, Any], kopf.Memo], None]]] = []
 
 
