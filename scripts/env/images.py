@@ -117,6 +117,16 @@ def _chroot(root: Path, *cmd: str) -> str:
     return done.stdout.strip()
 
 
+def _prune_old_builds(keep: Path) -> None:
+    """Keep the newest other build (a second checkout may be using it) and drop the rest:
+    each is about 800 MB, and every source change makes a new one."""
+    others = sorted((p for p in CACHE.glob("images-*") if p.is_dir() and p != keep),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in others[1:]:
+        say(f"images: removing an older build, {old}")
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def build_app_images() -> tuple[Path, Path]:
     """The operator and workloads image archives (built only when a source changed)."""
     stamp = _sources_stamp()
@@ -126,6 +136,7 @@ def build_app_images() -> tuple[Path, Path]:
         say(f"images: operator and workloads up to date ({out})")
         return op_tar, wl_tar
     shutil.rmtree(out, ignore_errors=True)
+    _prune_old_builds(keep=out)
     work = out / "work"
     wheels = work / "wheels"
     root = work / "rootfs"
@@ -133,8 +144,18 @@ def build_app_images() -> tuple[Path, Path]:
     subprocess.run(["cp", "-a", str(base_rootfs()), str(root)], check=True)
     target = _chroot(root, "python3", "-c", "import platform; print(platform.python_version())")
     say(f"images: the project's wheel and its dependencies for Python {target}")
+    # Built from a copy: setuptools writes build/ and *.egg-info next to the sources it
+    # builds, and build outputs stay out of the checkout.
+    src = work / "src"
+    for top in SOURCES:
+        if (REPO / top).is_file():
+            src.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / top, src / top)
+        else:
+            shutil.copytree(REPO / top, src / top, ignore=shutil.ignore_patterns(
+                "__pycache__", "*.egg-info", "build"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir",
-                    str(wheels), str(REPO)], check=True)
+                    str(wheels), str(src)], check=True)
     # Resolved for the image's interpreter, not this one: environment markers such as
     # python_full_version < "3.11.3" differ between the two.
     project = next(wheels.glob("dashstream-*.whl"))
