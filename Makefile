@@ -53,9 +53,13 @@ generate: venv ## regenerate every generated copy (CRDs, protobuf code, dashboar
 check-generated: venv ## fail when a committed generated copy differs from its source
 	@$(PY) scripts/generate.py --check
 
+# tests/ is no package: its modules import as support.*, integration.*, unit.* (pytest's
+# pythonpath = ["tests"]), so mypy takes tests/ as their base too.
 lint: venv ## ruff + mypy
-	@$(VENV)/bin/ruff check operator workloads tests scripts
+	@$(VENV)/bin/ruff check operator workloads tests scripts benchmarks
 	@$(VENV)/bin/mypy
+	@$(VENV)/bin/mypy scripts benchmarks
+	@MYPYPATH=tests $(VENV)/bin/mypy --explicit-package-bases tests
 
 test: images ## the whole suite (unit, integration, e2e) against the real environment
 	@$(MAKE) --no-print-directory check-generated

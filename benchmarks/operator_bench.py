@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +32,6 @@ REPO = Path(__file__).resolve().parents[1]
 N = int(os.environ.get("BENCH_PIPELINES", "100"))
 N_RSS = int(os.environ.get("BENCH_RSS_CRS", "1000"))
 EDITS = 50
-PORT = 18181
 
 
 def _pipeline(name: str, ns: str, bootstrap: str, components: bool = True) -> dict[str, Any]:
@@ -99,9 +99,9 @@ class Bench:
 
     def ready_count(self, ns: str, want_children: bool) -> int:
         try:
-            items = self.custom.list_namespaced_custom_object(
-                "dashstream.io", "v1alpha1", ns, "dashstreampipelines",
-                _request_timeout=60)["items"]
+            listing: Any = self.custom.list_namespaced_custom_object(
+                "dashstream.io", "v1alpha1", ns, "dashstreampipelines", _request_timeout=60)
+            items = listing["items"]
         except (client.ApiException, OSError) as exc:  # a busy API server: ask again
             print(f"[bench] listing pipelines failed ({exc}); retrying", flush=True)
             return -1
@@ -142,11 +142,25 @@ class Bench:
         except client.ApiException:
             return False
 
+    def _namespace_names(self) -> set[str]:
+        return {n.metadata.name for n in self.core.list_namespace().items
+                if n.metadata and n.metadata.name}
+
     def cleanup(self) -> None:
         for ns in self.namespaces:
             self.core.delete_namespace(ns, propagation_policy="Background")
         if self.topics:
             self.kafka.delete_topics(self.topics, operation_timeout=60)
+        # Wait for the garbage collection of about 1,000 CRs and their children: run
+        # beside the next benchmark, it made the WebSocket fan-out latencies 5x worse.
+        print(f"[bench] waiting for {len(self.namespaces)} namespaces to be deleted ...",
+              flush=True)
+        try:
+            took = _wait(lambda: not set(self.namespaces) & self._namespace_names(),
+                         600, "bench namespaces deleted", interval=1.0)
+            print(f"[bench] namespaces deleted after {took:.0f}s", flush=True)
+        except SystemExit as exc:  # pipelines keep no finalizer; report, do not fail
+            print(f"[bench] warning: {exc}", flush=True)
 
 
 def _install_crds() -> None:
@@ -168,11 +182,12 @@ def run() -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     op_ns = b.namespace("bench-op")
     log = open(REPO / ".dev/logs/operator-bench.log", "ab")  # noqa: SIM115
+    port = _free_port()  # a fixed one once clashed with CoreDNS's ready port
     proc = subprocess.Popen([sys.executable, "-m", "dashstream_operator.main", "-n", op_ns,
-                             "--liveness", f"http://127.0.0.1:{PORT}/healthz",
+                             "--liveness", f"http://127.0.0.1:{port}/healthz",
                              "--resync-interval", "5"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait(lambda: _ok(PORT), 60, "operator up")
+        _wait(lambda: _ok(port), 60, "operator up")
         print(f"[bench] converging {N} pipelines with the operator ...", flush=True)
         start = time.monotonic()
         for i in range(N):
@@ -190,11 +205,11 @@ def run() -> list[tuple[str, str]]:
         # The 300 Deployments' rollouts (ReplicaSets, pods, status) move the pipelines'
         # observed state for a while; "no-op" starts when the operator has stopped
         # writing for 10 s.
-        _wait(lambda: _quiet_for(PORT, 10.0), 300, "operator quiet", interval=0)
-        m0, w0 = _scrape(PORT), _apiserver_writes(b.api)
+        _wait(lambda: _quiet_for(port, 10.0), 300, "operator quiet", interval=0)
+        m0, w0 = _scrape(port), _apiserver_writes(b.api)
         p0 = m0.get("dashstream_operator_resync_objects[]", 0)
         time.sleep(5 * 3 + 1)  # three resync passes
-        m1, w1 = _scrape(PORT), _apiserver_writes(b.api)
+        m1, w1 = _scrape(port), _apiserver_writes(b.api)
         delta = {k: v - m0.get(k, 0) for k, v in m1.items()
                  if k.startswith("dashstream_operator_api_requests_total")}
         reqs = sum(delta.values())
@@ -245,6 +260,12 @@ def _quiet_for(port: int, seconds: float) -> bool:
     before = _operator_writes(port)
     time.sleep(seconds)
     return _operator_writes(port) == before
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _ok(port: int) -> bool:

@@ -18,7 +18,7 @@ from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
 from support.env import HINT, REPO, require_env
-from support.kube import install_crds
+from support.kube import install_crds, list_custom
 from support.wait import wait_until
 
 OUR_PLURALS = ("dashstreampipelines", "alertrulesets", "dashboardsets")
@@ -78,8 +78,7 @@ def _release_our_objects(api: client.ApiClient, namespace: str) -> None:
     custom = client.CustomObjectsApi(api)
     for plural in OUR_PLURALS:
         try:
-            items = custom.list_namespaced_custom_object(
-                "dashstream.io", "v1alpha1", namespace, plural)["items"]
+            items = list_custom(custom, "dashstream.io", "v1alpha1", namespace, plural)
         except client.ApiException:
             continue  # CRD not installed in this run
         for item in items:

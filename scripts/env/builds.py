@@ -92,7 +92,8 @@ def _go_build_with_progress(cwd: Path, args: list[str], targets: list[str], labe
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )
     assert proc.stderr is not None
-    last_pct, last_t, tail = -1, time.monotonic(), []
+    last_pct, last_t = -1, time.monotonic()
+    tail: list[str] = []
     for done, line in enumerate(proc.stderr, start=1):
         tail = [*tail, line.rstrip()][-30:]
         pct = min(99, done * 100 // total)

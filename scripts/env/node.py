@@ -254,6 +254,11 @@ subjects:
 """
 
 
+# Beside the other node components' ports (10248-10259); 18181 (CoreDNS's usual ready
+# port) is the benchmark operator's, and a clash left the benchmark without /healthz.
+COREDNS_HEALTH_PORT, COREDNS_READY_PORT = 10290, 10291
+
+
 def coredns_prepare() -> None:
     """Cluster DNS for the pods: only the cluster domain (every other name is refused,
     so no pod query ever leaves this host)."""
@@ -267,8 +272,8 @@ def coredns_prepare() -> None:
     kubernetes {CLUSTER_DOMAIN} {{
         kubeconfig {DEV / 'coredns.kubeconfig'} dashstream-dev
     }}
-    health 127.0.0.1:18181
-    ready 127.0.0.1:18182
+    health 127.0.0.1:{COREDNS_HEALTH_PORT}
+    ready 127.0.0.1:{COREDNS_READY_PORT}
 }}
 """)
 
@@ -278,7 +283,7 @@ def coredns_cmd() -> list[str]:
 
 
 def coredns_healthy() -> bool:
-    return http_ok("http://127.0.0.1:18182/ready") == "OK"
+    return http_ok(f"http://127.0.0.1:{COREDNS_READY_PORT}/ready") == "OK"
 
 
 def node_procs() -> list[Proc]:

@@ -145,7 +145,7 @@ def _apiserver_ctx() -> ssl.SSLContext:
 
 def etcd_healthy() -> bool:
     body = http_ok(f"http://127.0.0.1:{ETCD_CLIENT_PORT}/health")
-    return bool(body) and json.loads(body).get("health") == "true"
+    return body is not None and json.loads(body).get("health") == "true"
 
 
 def apiserver_healthy() -> bool:
@@ -168,7 +168,7 @@ def controller_manager_healthy() -> bool:
 def kafka_healthy() -> bool:
     """Ready when an AdminClient can list topics (a bare open port is not enough)."""
     try:
-        from confluent_kafka.admin import AdminClient  # type: ignore[import-not-found]
+        from confluent_kafka.admin import AdminClient
     except ImportError:
         with socket.socket() as s:
             s.settimeout(1)

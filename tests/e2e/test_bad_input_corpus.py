@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import zlib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ def _rule_and_dashboard_cases(tmp: Path) -> list[tuple[str, Path, str]]:
         return d
 
     def first_target(d: dict[str, Any]) -> dict[str, Any]:
-        return next(p for p in d["panels"] if p.get("targets"))["targets"][0]  # type: ignore[no-any-return]
+        return next(p for p in d["panels"] if p.get("targets"))["targets"][0]
 
     return [
         ("rules: not YAML", rules("notyaml", "groups: [unclosed"), "notyaml"),
@@ -204,11 +205,15 @@ def test_bad_input_corpus(kube_api: client.ApiClient, dyn: DynamicClient, namesp
         apply(dyn, pipeline("badconfig", namespace, kafka_bootstrap, [
             {"name": f"{namespace}-bc", "role": "events",
              "config": {"cleanup.policy": "shred"}}]))
+
+        def topics_reason_is(name: str, reason: str) -> bool:
+            cond = condition(get_pipeline(kube_api, namespace, name), "TopicsReady") or {}
+            return cond.get("reason") == reason
+
         for name, reason in (("nosecret", "KafkaSecretMissing"),
                              ("badconfig", "InvalidTopicConfig")):
-            wait_until(lambda n=name, r=reason: (condition(get_pipeline(kube_api, namespace, n),
-                                                           "TopicsReady") or {}).get("reason") == r,
-                       timeout=60, what=f"{name}: {reason}")
+            wait_until(partial(topics_reason_is, name, reason), timeout=60,
+                       what=f"{name}: {reason}")
             lines.append(f"CR   {name:34s} -> status reason {reason}")
             cases += 1
         assert op.alive(), "the operator crashed on bad input"
@@ -216,9 +221,9 @@ def test_bad_input_corpus(kube_api: client.ApiClient, dyn: DynamicClient, namesp
         assert (condition(good, "TopicsReady") or {}).get("status") == "True", "valid pipeline lost"
 
     for case, frame, error_type in _message_cases():
-        with pytest.raises(wire.DecodeError) as err:
+        with pytest.raises(wire.DecodeError) as refused:
             wire.decode(frame, max_payload_bytes=1024)
-        assert err.value.error_type == error_type, f"{case}: {err.value.error_type}"
+        assert refused.value.error_type == error_type, f"{case}: {refused.value.error_type}"
         lines.append(f"msg  {case:34s} -> {error_type}")
         cases += 1
 

@@ -25,7 +25,7 @@ from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
 from support.env import REPO, require_env
-from support.kube import apply
+from support.kube import apply, list_custom, name_of, present
 from support.pipelines import broker_topic, condition_true
 from support.scenario import (
     injected_gap_fires_alert,
@@ -47,16 +47,17 @@ def node_with_images(core: client.CoreV1Api, images: set[str]) -> str | None:
     """The Ready node holding both images (the kubelet reports what containerd has with
     its next node status update, up to a minute after an import)."""
     for node in core.list_node().items:
-        names = {n for img in node.status.images or [] for n in img.names or []}
-        ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
+        status = present(node.status)
+        names = {n for img in status.images or [] for n in img.names or []}
+        ready = any(c.type == "Ready" and c.status == "True" for c in present(status.conditions))
         if ready and images <= names:
-            return str(node.metadata.name)
+            return name_of(node)
     return None
 
 
 def available(apps: client.AppsV1Api, ns: str, name: str) -> bool:
-    dep = apps.read_namespaced_deployment(name, ns)
-    return bool(dep.status.available_replicas) and dep.status.available_replicas >= 1
+    replicas = present(apps.read_namespaced_deployment(name, ns).status).available_replicas
+    return replicas is not None and replicas >= 1
 
 
 def scrape_jobs(custom: client.CustomObjectsApi, discovery: client.DiscoveryV1Api, ns: str
@@ -65,18 +66,17 @@ def scrape_jobs(custom: client.CustomObjectsApi, discovery: client.DiscoveryV1Ap
     addresses of the selected Services' EndpointSlices on the named port."""
     core = client.CoreV1Api(custom.api_client)
     jobs = []
-    for sm in custom.list_namespaced_custom_object("monitoring.coreos.com", "v1", ns,
-                                                   "servicemonitors")["items"]:
+    for sm in list_custom(custom, "monitoring.coreos.com", "v1", ns, "servicemonitors"):
         sel = ",".join(f"{k}={v}" for k, v in sm["spec"]["selector"]["matchLabels"].items())
         for svc in core.list_namespaced_service(ns, label_selector=sel).items:
             slices = discovery.list_namespaced_endpoint_slice(
-                ns, label_selector=f"kubernetes.io/service-name={svc.metadata.name}").items
+                ns, label_selector=f"kubernetes.io/service-name={name_of(svc)}").items
             for ep in sm["spec"]["endpoints"]:
                 targets = [f"{addr}:{port.port}" for s in slices for port in s.ports or []
                            if port.name == ep["port"] for e in s.endpoints or []
-                           if e.conditions.ready for addr in e.addresses]
-                assert targets, f"no ready endpoint for {svc.metadata.name}:{ep['port']}"
-                jobs.append({"job_name": svc.metadata.name,
+                           if present(e.conditions).ready for addr in e.addresses]
+                assert targets, f"no ready endpoint for {name_of(svc)}:{ep['port']}"
+                jobs.append({"job_name": name_of(svc),
                              "scrape_interval": ep.get("interval", "30s"),
                              "metrics_path": ep.get("path", "/metrics"),
                              "static_configs": [{"targets": targets,
@@ -85,9 +85,9 @@ def scrape_jobs(custom: client.CustomObjectsApi, discovery: client.DiscoveryV1Ap
 
 
 def service_url(core: client.CoreV1Api, ns: str, name: str, port_name: str) -> str:
-    svc = core.read_namespaced_service(name, ns)
-    port = next(p.port for p in svc.spec.ports if p.name == port_name)
-    return f"http://{svc.spec.cluster_ip}:{port}"
+    spec = present(core.read_namespaced_service(name, ns).spec)
+    port = next(p.port for p in present(spec.ports) if p.name == port_name)
+    return f"http://{spec.cluster_ip}:{port}"
 
 
 def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace: str,
@@ -115,9 +115,9 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
         "--set", "defaultAlertRules.enabled=true", "--set", "defaultDashboards.enabled=true")
     op_pods = core.list_namespaced_pod(
         namespace, label_selector="app.kubernetes.io/name=dashstream-operator").items
-    assert [p.spec.node_name for p in op_pods] == [node]
-    print(f"operator pod {op_pods[0].metadata.name} Ready on {node} "
-          f"({op_pods[0].spec.containers[0].image})")
+    assert [present(p.spec).node_name for p in op_pods] == [node]
+    print(f"operator pod {name_of(op_pods[0])} Ready on {node} "
+          f"({present(op_pods[0].spec).containers[0].image})")
     # `helm test`: a pod from the operator image calls /healthz by the Service's cluster
     # DNS name (CoreDNS of the local node).
     # (No --logs: the hook pod is deleted on success before helm could read them.)
@@ -148,8 +148,8 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     pods = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/instance="
                                     f"{name}").items
     print(f"{len(pods)} server pods Ready {took:.1f}s later: "
-          + ", ".join(f"{p.metadata.name}@{p.status.pod_ip}" for p in pods))
-    assert {p.spec.containers[0].image for p in pods} == {workloads_image}
+          + ", ".join(f"{name_of(p)}@{present(p.status).pod_ip}" for p in pods))
+    assert {present(p.spec).containers[0].image for p in pods} == {workloads_image}
     wait_until(lambda: condition_true(kube_api, namespace, name, "Ready"),
                timeout=60, what="pipeline Ready")
     wait_until(lambda: synced(custom, namespace, "alertrulesets", "dashstream"), timeout=90,

@@ -14,7 +14,7 @@ from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
 from support.env import REPO
-from support.kube import apply
+from support.kube import apply, list_custom, meta, present
 from support.operator import run_operator
 from support.pipelines import broker_topic, condition, get_pipeline, pipeline
 from support.wait import wait_until
@@ -36,8 +36,8 @@ def topic_ids(admin: Any, names: list[str]) -> dict[str, str]:
 
 
 def _all_topics_ready(api: client.ApiClient, ns: str) -> list[str]:
-    items = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        "dashstream.io", "v1alpha1", ns, "dashstreampipelines")["items"]
+    items = list_custom(client.CustomObjectsApi(api), "dashstream.io", "v1alpha1", ns,
+                        "dashstreampipelines")
     waiting = [i["metadata"]["name"] for i in items
                if (condition(i, "TopicsReady") or {}).get("status") != "True"
                or (i.get("status") or {}).get("observedGeneration") != i["metadata"]["generation"]]
@@ -82,8 +82,8 @@ def test_operator_sigkilled_at_random_while_50_pipelines_reconcile(
     deps = apps.list_namespaced_deployment(namespace).items
     owners: dict[str, int] = {}
     for d in deps:
-        owners[d.metadata.owner_references[0].uid] = owners.get(
-            d.metadata.owner_references[0].uid, 0) + 1
+        owner = present(meta(d).owner_references)[0].uid
+        owners[owner] = owners.get(owner, 0) + 1
     assert len(owners) == PIPELINES and set(owners.values()) == {3}, "duplicate/missing children"
     all_topics = [t for ts in topics.values() for t in ts]
     final_ids = topic_ids(kafka_admin, all_topics)

@@ -28,7 +28,7 @@ from kubernetes.dynamic import DynamicClient
 from dashstream_operator.render import resolve_container_env
 from integration.workloads.servers import free_port
 from support.env import REPO
-from support.kube import apply
+from support.kube import apply, list_custom, meta, name_of, present
 from support.pipelines import broker_topic, condition_true
 from support.scenario import (
     injected_gap_fires_alert,
@@ -55,7 +55,7 @@ def start_from_deployment(stack: ExitStack, apps: client.AppsV1Api, core: client
                           ) -> dict[str, Any]:
     """Run what the Deployment would run: its args, its resolved env, its ports."""
     ctr, _ = container_of(apps, ns, name)
-    configmaps = {c.metadata.name: c.data or {} for c in core.list_namespaced_config_map(ns).items}
+    configmaps = {name_of(c): c.data or {} for c in core.list_namespaced_config_map(ns).items}
     env = {**os.environ, **resolve_container_env(ctr, configmaps, {})}
     cmd = [*(ctr.get("command") or []), *(ctr.get("args") or []), *extra_args]
     exe = shutil.which(cmd[0]) or cmd[0]
@@ -68,14 +68,13 @@ def scrape_jobs(custom: client.CustomObjectsApi, core: client.CoreV1Api, ns: str
     """Scrape jobs exactly as the ServiceMonitors describe them (job = Service name, as
     prometheus-operator names it), pointed at the local processes' ports."""
     jobs = []
-    for sm in custom.list_namespaced_custom_object("monitoring.coreos.com", "v1", ns,
-                                                   "servicemonitors")["items"]:
+    for sm in list_custom(custom, "monitoring.coreos.com", "v1", ns, "servicemonitors"):
         selector = sm["spec"]["selector"]["matchLabels"]
         sel = ",".join(f"{k}={v}" for k, v in selector.items())
         for svc in core.list_namespaced_service(ns, label_selector=sel).items:
             for ep in sm["spec"]["endpoints"]:
-                port = ports[svc.metadata.name][ep["port"]]
-                jobs.append({"job_name": svc.metadata.name,
+                port = ports[name_of(svc)][ep["port"]]
+                jobs.append({"job_name": name_of(svc),
                              "scrape_interval": ep.get("interval", "30s"),
                              "metrics_path": ep.get("path", "/metrics"),
                              "static_configs": [{"targets": [f"127.0.0.1:{port}"],
@@ -97,7 +96,8 @@ def test_user_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace
     with ExitStack() as stack:
         # --- the operator, with the args of the Deployment helm rendered ---------------
         op_dep = next(d for d in apps.list_namespaced_deployment(namespace).items
-                      if d.metadata.labels.get("app.kubernetes.io/name") == "dashstream-operator")
+                      if present(meta(d).labels).get("app.kubernetes.io/name")
+                      == "dashstream-operator")
         ctr = apps.api_client.sanitize_for_serialization(op_dep)["spec"]["template"]["spec"][
             "containers"][0]
         op_port = free_port()
@@ -159,7 +159,7 @@ def test_user_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace
                         ("dashboardsets", "dashstream")):
         custom.delete_namespaced_custom_object("dashstream.io", "v1alpha1", namespace, plural, obj)
     wait_until(lambda: not [d for d in apps.list_namespaced_deployment(namespace).items
-                            if d.metadata.name.startswith(f"{name}-")]
+                            if name_of(d).startswith(f"{name}-")]
                and not core.list_namespaced_config_map(
                    namespace, label_selector="grafana_dashboard=1").items,
                timeout=60, what="children removed")

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import json
 import secrets
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -204,13 +205,13 @@ def test_operator_works_with_exactly_the_charts_permissions(
             # The chart's own CRs: the pipeline, the canonical rules and dashboards.
             for kind, name in (("DashStreamPipeline", "quality"), ("AlertRuleSet", "dashstream"),
                                ("DashboardSet", "dashstream")):
-                live, _ = wait_until(lambda k=kind, n=name: reached(k, n), timeout=120,
+                live, _ = wait_until(partial(reached, kind, name), timeout=120,
                                      what=f"{kind} {name} Ready (operator on the SA's token)")
                 assert health(live) == "Healthy", live["status"]
             assert broker_topic(kafka_admin, events) is not None
             assert broker_topic(kafka_admin, dlq) is not None
             for kind, name, _, status, reason, want in others:
-                live, _ = wait_until(lambda k=kind, n=name, s=status: reached(k, n, s),
+                live, _ = wait_until(partial(reached, kind, name, status),
                                      timeout=90, what=f"{kind} {name} Ready={status}")
                 assert (condition(live, "Ready") or {}).get("reason") == reason, live["status"]
                 assert health(live) == want, (name, live["status"])

@@ -11,13 +11,14 @@ import copy
 import json
 import os
 import subprocess
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from support.env import require_env
+from support.kube import get_custom, present
 from support.model_samples import COMPLETE_KAFKA
 from support.wait import wait_until
 
@@ -67,9 +68,8 @@ def body(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 def create(api: client.CustomObjectsApi, ns: str, kind: str, spec: dict[str, Any],
            name: str = "x") -> dict[str, Any]:
-    obj: dict[str, Any] = api.create_namespaced_custom_object(
-        GROUP, VERSION, ns, PLURALS[kind], body(kind, name, spec), field_validation="Strict")
-    return obj
+    return cast(dict[str, Any], api.create_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURALS[kind], body(kind, name, spec), field_validation="Strict"))
 
 
 def rejection(api: client.CustomObjectsApi, ns: str, kind: str, spec: dict[str, Any]) -> str:
@@ -77,7 +77,7 @@ def rejection(api: client.CustomObjectsApi, ns: str, kind: str, spec: dict[str, 
     with pytest.raises(ApiException) as info:
         create(api, ns, kind, spec)
     assert info.value.status in (400, 422), info.value.body
-    message: str = json.loads(info.value.body)["message"]
+    message: str = json.loads(present(info.value.body, "error body"))["message"]
     return message
 
 
@@ -115,8 +115,8 @@ def test_status_is_structural_but_keeps_kopf_progress(
         "kopf": {"progress": {"reconcile": {"retries": 1}}},
         "undeclared": "pruned",
     }
-    got = objects.patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, "dashstreampipelines", "p", {"status": status})
+    got = cast(dict[str, Any], objects.patch_namespaced_custom_object_status(
+        GROUP, VERSION, namespace, "dashstreampipelines", "p", {"status": status}))
     assert got["status"]["kopf"] == status["kopf"]
     assert "undeclared" not in got["status"]
     assert got["status"]["topicsReady"] == "2/2"
@@ -202,27 +202,24 @@ def test_partitions_can_grow_but_never_shrink(
     create(objects, namespace, "DashStreamPipeline", pipeline(topics=topics), name="p")
 
     def set_partitions(value: int | None) -> dict[str, Any]:
-        obj = objects.get_namespaced_custom_object(GROUP, VERSION, namespace,
-                                                   "dashstreampipelines", "p")
+        obj = get_custom(objects, GROUP, VERSION, namespace, "dashstreampipelines", "p")
         if value is None:
             obj["spec"]["topics"][0].pop("partitions")
         else:
             obj["spec"]["topics"][0]["partitions"] = value
-        got: dict[str, Any] = objects.replace_namespaced_custom_object(
-            GROUP, VERSION, namespace, "dashstreampipelines", "p", obj)
-        return got
+        return cast(dict[str, Any], objects.replace_namespaced_custom_object(
+            GROUP, VERSION, namespace, "dashstreampipelines", "p", obj))
 
     assert set_partitions(3)["spec"]["topics"][0]["partitions"] == 3
     for lower in (2, None):  # removing the field would silently mean "back to 1"
         with pytest.raises(ApiException) as info:
             set_partitions(lower)
         assert info.value.status == 422
-        message = json.loads(info.value.body)["message"]
+        message = json.loads(present(info.value.body, "error body"))["message"]
         assert "spec.topics[0].partitions" in message, message
         assert "partitions cannot be decreased" in message, message
     # The other topic gained partitions from nothing: allowed (1 is the default).
-    obj = objects.get_namespaced_custom_object(GROUP, VERSION, namespace,
-                                               "dashstreampipelines", "p")
+    obj = get_custom(objects, GROUP, VERSION, namespace, "dashstreampipelines", "p")
     obj["spec"]["topics"][1]["partitions"] = 2
     objects.replace_namespaced_custom_object(GROUP, VERSION, namespace,
                                              "dashstreampipelines", "p", obj)

@@ -15,7 +15,7 @@ from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
 from support.env import REPO
-from support.kube import apply, get_or_none, install_crds
+from support.kube import apply, get_or_none, install_crds, meta, name_of, present
 from support.wait import wait_until
 
 WIDGET_CRD: dict[str, Any] = {
@@ -79,7 +79,7 @@ def test_garbage_collector_deletes_owned_objects(kube_api: client.ApiClient,
         metadata=client.V1ObjectMeta(name="owner"), data={"role": "owner"}))
     core.create_namespaced_config_map(namespace, client.V1ConfigMap(
         metadata=client.V1ObjectMeta(name="owned", owner_references=[client.V1OwnerReference(
-            api_version="v1", kind="ConfigMap", name="owner", uid=owner.metadata.uid)]),
+            api_version="v1", kind="ConfigMap", name="owner", uid=present(meta(owner).uid))]),
         data={"role": "owned"}))
     core.delete_namespaced_config_map("owner", namespace)
 
@@ -162,16 +162,19 @@ def test_local_node_runs_only_pods_that_tolerate_its_taint(kube_api: client.ApiC
     nodes = core.list_node().items
     assert len(nodes) == 1, f"expected the one local node, found {len(nodes)}"
     node = nodes[0]
-    assert node.status.node_info.kubelet_version == versions["KUBERNETES_VERSION"]
-    assert node.status.node_info.container_runtime_version.startswith("containerd://")
-    assert [(t.key, t.effect) for t in node.spec.taints or []] == [(NODE_TAINT, "NoSchedule")]
+    node_info = present(present(node.status).node_info)
+    assert node_info.kubelet_version == versions["KUBERNETES_VERSION"]
+    assert node_info.container_runtime_version.startswith("containerd://")
+    taints = present(node.spec).taints
+    assert [(t.key, t.effect) for t in taints or []] == [(NODE_TAINT, "NoSchedule")]
     core.create_namespaced_pod(namespace, _pod("runs", namespace, tolerate=True))
     core.create_namespaced_pod(namespace, _pod("stays-pending", namespace, tolerate=False))
     _, took = wait_until(
-        lambda: core.read_namespaced_pod("runs", namespace).status.phase == "Running",
+        lambda: present(core.read_namespaced_pod("runs", namespace).status).phase == "Running",
         timeout=60, what="the tolerating pod Running")
     running = core.read_namespaced_pod("runs", namespace)
-    assert running.spec.node_name == node.metadata.name and running.status.pod_ip
+    pod_ip = present(running.status).pod_ip
+    assert present(running.spec).node_name == name_of(node) and pod_ip
     wait_until(lambda: any(
         (e.reason == "FailedScheduling" and NODE_TAINT in (e.message or "")) or
         (e.reason == "FailedScheduling" and "untolerated taint" in (e.message or ""))
@@ -179,6 +182,6 @@ def test_local_node_runs_only_pods_that_tolerate_its_taint(kube_api: client.ApiC
             namespace, field_selector="involvedObject.name=stays-pending").items),
         timeout=30, what="FailedScheduling for the pod without the toleration")
     pending = core.read_namespaced_pod("stays-pending", namespace)
-    assert pending.status.phase == "Pending" and not pending.spec.node_name
-    print(f"node {node.metadata.name}: pod Running at {running.status.pod_ip} after "
+    assert present(pending.status).phase == "Pending" and not present(pending.spec).node_name
+    print(f"node {name_of(node)}: pod Running at {pod_ip} after "
           f"{took:.1f}s; the pod without the toleration stays Pending")

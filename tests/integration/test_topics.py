@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
 from support.events import wait_for_events
-from support.kube import apply
+from support.kube import apply, list_custom
 from support.operator import OperatorProcess, run_operator
 from support.pipelines import broker_topic, condition, get_pipeline, pipeline
 from support.wait import wait_until
@@ -164,7 +165,7 @@ def test_deletion_policies(kube_api: client.ApiClient, dyn: DynamicClient, names
     apply(dyn, pipeline("delete", namespace, kafka_bootstrap, [{"name": gone, "role": "events"}],
                         topicDeletionPolicy="Delete"))
     for name in ("retain", "delete"):
-        wait_until(lambda n=name: ready(kube_api, namespace, n), timeout=60, what=f"{name} Ready")
+        wait_until(partial(ready, kube_api, namespace, name), timeout=60, what=f"{name} Ready")
     retain_obj = get_pipeline(kube_api, namespace, "retain")
     assert not retain_obj["metadata"].get("finalizers")  # Retain needs no finalizer
     wait_until(lambda: get_pipeline(kube_api, namespace, "delete")["metadata"].get("finalizers"),
@@ -174,8 +175,8 @@ def test_deletion_policies(kube_api: client.ApiClient, dyn: DynamicClient, names
                                                "dashstreampipelines", name)
 
     def both_gone() -> bool:
-        items = custom.list_namespaced_custom_object("dashstream.io", "v1alpha1", namespace,
-                                                     "dashstreampipelines")["items"]
+        items = list_custom(custom, "dashstream.io", "v1alpha1", namespace,
+                            "dashstreampipelines")
         return not items
 
     wait_until(both_gone, timeout=60, what="both pipelines deleted")

@@ -15,7 +15,7 @@ from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
 from support.events import wait_for_events
-from support.kube import apply
+from support.kube import KubeObject, apply, get_custom, meta, name_of, present
 from support.operator import OperatorProcess, run_operator
 from support.pipelines import condition, get_pipeline, pipeline
 from support.wait import wait_until
@@ -45,8 +45,7 @@ def _secure_pipeline(ns: str, bootstrap: str, topic: str) -> dict[str, Any]:
 
 
 def _edit_sm_interval(custom: client.CustomObjectsApi, ns: str, name: str, value: str) -> None:
-    sm = custom.get_namespaced_custom_object("monitoring.coreos.com", "v1", ns,
-                                             "servicemonitors", name)
+    sm = get_custom(custom, "monitoring.coreos.com", "v1", ns, "servicemonitors", name)
     endpoints = sm["spec"]["endpoints"]
     endpoints[0]["interval"] = value
     custom.patch_namespaced_custom_object("monitoring.coreos.com", "v1", ns, "servicemonitors",
@@ -54,8 +53,8 @@ def _edit_sm_interval(custom: client.CustomObjectsApi, ns: str, name: str, value
 
 
 def _children_ready(apps: client.AppsV1Api, core: client.CoreV1Api, ns: str) -> bool:
-    deps = {d.metadata.name for d in apps.list_namespaced_deployment(ns).items}
-    svcs = {s.metadata.name for s in core.list_namespaced_service(ns).items}
+    deps = {name_of(d) for d in apps.list_namespaced_deployment(ns).items}
+    svcs = {name_of(s) for s in core.list_namespaced_service(ns).items}
     return all(f"secure-{c}" in deps and f"secure-{c}" in svcs for c in COMPONENTS)
 
 
@@ -78,24 +77,28 @@ def test_children_rendered_applied_repaired_and_collected(
 
     for comp in COMPONENTS:
         dep = apps.read_namespaced_deployment(f"secure-{comp}", namespace)
-        refs = dep.metadata.owner_references
+        refs = meta(dep).owner_references
         assert refs and refs[0].uid == owner_uid and refs[0].controller
-        labels = dep.metadata.labels
+        labels = meta(dep).labels
+        assert labels is not None
         assert labels["app.kubernetes.io/component"] == comp
         assert labels["app.kubernetes.io/managed-by"] == "dashstream-operator"
         assert labels["app.kubernetes.io/instance"] == "secure", "tracking label copied"
-        pod = dep.spec.template.spec
-        assert pod.security_context.run_as_non_root
+        pod = present(present(dep.spec).template.spec)
+        assert pod.security_context and pod.security_context.run_as_non_root
         ctr = pod.containers[0]
-        assert ctr.security_context.allow_privilege_escalation is False
-        assert ctr.security_context.capabilities.drop == ["ALL"]
-        assert ctr.security_context.read_only_root_filesystem
+        sc = present(ctr.security_context)
+        assert sc.allow_privilege_escalation is False
+        assert sc.capabilities and sc.capabilities.drop == ["ALL"]
+        assert sc.read_only_root_filesystem
+        assert ctr.readiness_probe and ctr.readiness_probe.http_get
         assert ctr.readiness_probe.http_get.path == "/health"
         env = {e.name: e for e in ctr.env or []}
-        assert env["KAFKA_SASL_PASSWORD"].value_from.secret_key_ref.name == "kafka-creds"
+        source = present(env["KAFKA_SASL_PASSWORD"].value_from)
+        assert source.secret_key_ref and source.secret_key_ref.name == "kafka-creds"
         assert env["KAFKA_SECURITY_PROTOCOL"].value == "SASL_PLAINTEXT"
-        sm = custom.get_namespaced_custom_object("monitoring.coreos.com", "v1", namespace,
-                                                 "servicemonitors", f"secure-{comp}")
+        sm = get_custom(custom, "monitoring.coreos.com", "v1", namespace, "servicemonitors",
+                        f"secure-{comp}")
         assert sm["metadata"]["labels"]["release"] == "kps"
         assert sm["spec"]["endpoints"][0]["interval"] == "15s"
 
@@ -120,11 +123,12 @@ def test_children_rendered_applied_repaired_and_collected(
 
     def restored() -> bool:
         dep = apps.read_namespaced_deployment(name, namespace)
-        sm = custom.get_namespaced_custom_object("monitoring.coreos.com", "v1", namespace,
-                                                 "servicemonitors", name)
+        sm = get_custom(custom, "monitoring.coreos.com", "v1", namespace, "servicemonitors", name)
         core.read_namespaced_service(name, namespace)
-        return (dep.spec.replicas == 1 and dep.spec.template.spec.containers[0].image != "evil:1"
-                and dep.metadata.labels["app.kubernetes.io/part-of"] == "dashstream"
+        spec = present(dep.spec)
+        return (spec.replicas == 1
+                and present(spec.template.spec).containers[0].image != "evil:1"
+                and (meta(dep).labels or {})["app.kubernetes.io/part-of"] == "dashstream"
                 and sm["spec"]["endpoints"][0]["interval"] == "15s")
 
     latencies = []
@@ -145,7 +149,7 @@ def test_children_rendered_applied_repaired_and_collected(
     ):
         for item in items:
             if canary in json.dumps(kube_api.sanitize_for_serialization(item)):
-                found.append(f"{kind}/{item.metadata.name}")
+                found.append(f"{kind}/{name_of(item)}")
     if canary in json.dumps(get_pipeline(kube_api, namespace, "secure")):
         found.append("DashStreamPipeline/secure")
     if canary in operator.log():
@@ -157,7 +161,7 @@ def test_children_rendered_applied_repaired_and_collected(
                                            "dashstreampipelines", "secure")
     _, took = wait_until(lambda: not apps.list_namespaced_deployment(namespace).items
                          and not [s for s in core.list_namespaced_service(namespace).items
-                                  if s.metadata.name.startswith("secure-")],
+                                  if name_of(s).startswith("secure-")],
                          timeout=60, what="children garbage-collected")
     print(f"children garbage-collected {took:.1f}s after the pipeline was deleted")
 
@@ -171,15 +175,15 @@ def test_unchanged_pipeline_writes_nothing(kube_api: client.ApiClient, dyn: Dyna
                                                            "role": "events"}])
     apply(dyn, body)
 
-    def settled() -> dict[str, str]:
+    def settled() -> dict[str, str | None]:
         obj = get_pipeline(kube_api, namespace, "quiet")
         topics = condition(obj, "TopicsReady")
         if not (topics and topics["status"] == "True") or len(
                 apps.list_namespaced_deployment(namespace).items) < 3:
             return {}
-        versions = {f"Deployment/{d.metadata.name}": d.metadata.resource_version
+        versions = {f"Deployment/{name_of(d)}": meta(d).resource_version
                     for d in apps.list_namespaced_deployment(namespace).items}
-        versions |= {f"ConfigMap/{c.metadata.name}": c.metadata.resource_version
+        versions |= {f"ConfigMap/{name_of(c)}": meta(c).resource_version
                      for c in core.list_namespaced_config_map(namespace).items}
         versions["pipeline"] = obj["metadata"]["resourceVersion"]
         return versions
@@ -187,7 +191,7 @@ def test_unchanged_pipeline_writes_nothing(kube_api: client.ApiClient, dyn: Dyna
     wait_until(settled, timeout=60, what="pipeline settled")
     # The deployment controller updates Deployment status while it rolls out, and the
     # pipeline's status follows what it reports; wait until nothing moved for 3 s.
-    seen: list[dict[str, str]] = []
+    seen: list[dict[str, str | None]] = []
 
     def quiet_for_3s() -> bool:
         seen.append(settled())
@@ -218,19 +222,22 @@ def test_disabled_component_children_are_deleted(kube_api: client.ApiClient,
                what="3 Deployments")
     # generation moves only when a spec is written (status updates by the deployment
     # controller do not move it).
-    keep = {d.metadata.name: d.metadata.generation
+    keep = {name_of(d): meta(d).generation
             for d in apps.list_namespaced_deployment(namespace).items
-            if not d.metadata.name.endswith("quality-monitor")}
+            if not name_of(d).endswith("quality-monitor")}
     body["spec"]["components"] = {"qualityMonitor": {"enabled": False}}
     apply(dyn, body)
+
+    def children() -> list[KubeObject]:
+        return [*apps.list_namespaced_deployment(namespace).items,
+                *core.list_namespaced_service(namespace).items,
+                *core.list_namespaced_config_map(namespace).items]
+
     _, took = wait_until(
-        lambda: not [o for o in (*apps.list_namespaced_deployment(namespace).items,
-                                 *core.list_namespaced_service(namespace).items,
-                                 *core.list_namespaced_config_map(namespace).items)
-                     if o.metadata.name == "trim-quality-monitor"],
+        lambda: not [o for o in children() if name_of(o) == "trim-quality-monitor"],
         timeout=30, what="quality-monitor children deleted")
     print(f"disabled component's Deployment, Service and ConfigMap deleted after {took:.2f}s")
-    after = {d.metadata.name: d.metadata.generation
+    after = {name_of(d): meta(d).generation
              for d in apps.list_namespaced_deployment(namespace).items}
     assert after == keep, "the other components' Deployments were rewritten"
     wait_until(lambda: get_pipeline(kube_api, namespace, "trim")["status"].get(
@@ -246,8 +253,8 @@ def test_refused_child_is_reported_and_retried(kube_api: client.ApiClient, dyn: 
     core.create_namespaced_resource_quota(namespace, client.V1ResourceQuota(
         metadata=client.V1ObjectMeta(name="one-service"),
         spec=client.V1ResourceQuotaSpec(hard={"services": "1"})))
-    wait_until(lambda: (core.read_namespaced_resource_quota("one-service", namespace).status
-                        .hard or {}).get("services") == "1", timeout=30,
+    wait_until(lambda: (present(core.read_namespaced_resource_quota(
+        "one-service", namespace).status).hard or {}).get("services") == "1", timeout=30,
                what="quota computed by the controller manager")
     apply(dyn, pipeline("quota", namespace, kafka_bootstrap,
                         [{"name": f"quota-{namespace}", "role": "events"}]))
@@ -259,9 +266,9 @@ def test_refused_child_is_reported_and_retried(kube_api: client.ApiClient, dyn: 
     wait_for_events(kube_api, namespace, "quota", ("Warning", "ApplyFailed"))
     core.delete_namespaced_resource_quota("one-service", namespace)
     _, took = wait_until(lambda: len([s for s in core.list_namespaced_service(namespace).items
-                                      if s.metadata.name.startswith("quota-")]) == 3,
+                                      if name_of(s).startswith("quota-")]) == 3,
                          timeout=60, what="all Services once the quota is gone")
     print(f"all 3 Services applied {took:.1f}s after the quota was removed")
-    wait_until(lambda: condition(get_pipeline(kube_api, namespace, "quota"),
-                                 "WorkloadsReady")["reason"] == "ReplicasUnavailable",
+    wait_until(lambda: (condition(get_pipeline(kube_api, namespace, "quota"),
+                                  "WorkloadsReady") or {}).get("reason") == "ReplicasUnavailable",
                timeout=30, what="WorkloadsReady back to the truth")

@@ -10,14 +10,18 @@ from support.wait import wait_until
 __all__ = ["event_reasons", "wait_for_events"]
 
 
-def event_reasons(api: client.ApiClient, ns: str, name: str) -> set[tuple[str, str]]:
+# An Event's type and reason are optional in the API; kopf sets both.
+Seen = set[tuple[str | None, str | None]]
+
+
+def event_reasons(api: client.ApiClient, ns: str, name: str) -> Seen:
     """(type, reason) of every Event in ``ns`` about the object called ``name``."""
     items = client.CoreV1Api(api).list_namespaced_event(ns).items
     return {(e.type, e.reason) for e in items if e.involved_object.name == name}
 
 
 def wait_for_events(api: client.ApiClient, ns: str, name: str, *expected: tuple[str, str],
-                    timeout: float = 20.0) -> set[tuple[str, str]]:
+                    timeout: float = 20.0) -> Seen:
     """Wait until every (type, reason) in ``expected`` was posted about ``name``; return all
     seen."""
     seen, _ = wait_until(lambda: (s := event_reasons(api, ns, name)) >= set(expected) and s,

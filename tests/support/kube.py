@@ -1,9 +1,10 @@
-"""Small helpers over the official kubernetes client for tests: apply, get, CRDs."""
+"""Small helpers over the official kubernetes client for tests: apply, get, CRDs, and
+typed access to what the client types loosely (Optional fields, `object` results)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
 import yaml
 from kubernetes import client
@@ -14,7 +15,48 @@ from support.wait import wait_until
 
 TEST_FIELD_MANAGER = "dashstream-tests"
 
-__all__ = ["TEST_FIELD_MANAGER", "apply", "get_or_none", "install_crds", "load_yaml_docs"]
+__all__ = ["TEST_FIELD_MANAGER", "KubeObject", "apply", "get_custom", "get_or_none",
+           "install_crds", "list_custom", "load_yaml_docs", "meta", "name_of", "present"]
+
+T = TypeVar("T")
+
+
+class KubeObject(Protocol):
+    """Any kubernetes client model with metadata (V1Pod, V1Deployment, V1Service...)."""
+
+    @property
+    def metadata(self) -> client.V1ObjectMeta | None: ...
+
+
+def present(value: T | None, what: str = "field") -> T:
+    """A field the client types Optional (a model built locally may lack it) that the API
+    server always sets on what it returns: ``.spec``, ``.status``, ``.metadata``."""
+    assert value is not None, f"{what} missing"
+    return value
+
+
+def meta(obj: KubeObject) -> client.V1ObjectMeta:
+    return present(obj.metadata, f"metadata of {type(obj).__name__}")
+
+
+def name_of(obj: KubeObject) -> str:
+    return present(meta(obj).name, f"name of {type(obj).__name__}")
+
+
+# CustomObjectsApi declares ``object`` as the result; it is the decoded JSON object.
+
+def get_custom(custom: client.CustomObjectsApi, group: str, version: str, namespace: str,
+               plural: str, name: str) -> dict[str, Any]:
+    return cast(dict[str, Any], custom.get_namespaced_custom_object(
+        group, version, namespace, plural, name))
+
+
+def list_custom(custom: client.CustomObjectsApi, group: str, version: str, namespace: str,
+                plural: str) -> list[dict[str, Any]]:
+    """The ``items`` of list_namespaced_custom_object."""
+    listed = cast(dict[str, Any], custom.list_namespaced_custom_object(
+        group, version, namespace, plural))
+    return cast(list[dict[str, Any]], listed["items"])
 
 
 def load_yaml_docs(path: Path) -> list[dict[str, Any]]:
@@ -51,11 +93,12 @@ def install_crds(dyn: DynamicClient, api: client.ApiClient, paths: list[Path]) -
 
     def established() -> bool:
         for name in names:
-            conds = ext.read_custom_resource_definition(name).status.conditions or []
+            crd = ext.read_custom_resource_definition(name)
+            conds = present(crd.status, f"status of CRD {name}").conditions or []
             if not any(c.type == "Established" and c.status == "True" for c in conds):
                 return False
         return True
 
     wait_until(established, timeout=60, what=f"CRDs {names} Established")
-    dyn.resources.invalidate_cache()  # type: ignore[attr-defined]
+    dyn.resources.invalidate_cache()
     return names

@@ -6,6 +6,8 @@ from typing import Any
 
 from kubernetes import client
 
+from support.kube import get_custom
+
 __all__ = ["broker_topic", "condition", "condition_true", "get_pipeline", "pipeline"]
 
 GROUP, VERSION, PLURAL = "dashstream.io", "v1alpha1", "dashstreampipelines"
@@ -21,9 +23,7 @@ def pipeline(name: str, namespace: str, bootstrap: str, topics: list[dict[str, A
 
 
 def get_pipeline(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
-    obj: dict[str, Any] = client.CustomObjectsApi(api).get_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, name)
-    return obj
+    return get_custom(client.CustomObjectsApi(api), GROUP, VERSION, namespace, PLURAL, name)
 
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:

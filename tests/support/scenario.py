@@ -19,6 +19,7 @@ from kubernetes import client
 
 from integration.workloads.browser import Chromium
 from integration.workloads.servers import free_port
+from support.kube import get_custom, meta
 from support.pipelines import condition
 from support.wait import wait_until
 
@@ -58,7 +59,7 @@ def prom_query(port: int, expr: str) -> list[dict[str, Any]]:
 
 
 def set_ready(custom: client.CustomObjectsApi, ns: str, plural: str, name: str) -> bool:
-    obj = custom.get_namespaced_custom_object("dashstream.io", "v1alpha1", ns, plural, name)
+    obj = get_custom(custom, "dashstream.io", "v1alpha1", ns, plural, name)
     return (condition(obj, "Ready") or {}).get("status") == "True"
 
 
@@ -66,8 +67,9 @@ def rule_file_from_configmap(core: client.CoreV1Api, ns: str, rule_set: str,
                              path: Path) -> Path:
     """The rule file the AlertRuleSet synced, written where Prometheus will read it."""
     cms = [c for c in core.list_namespaced_config_map(ns).items
-           if (c.metadata.labels or {}).get("dashstream.io/alertruleset") == rule_set]
+           if (meta(c).labels or {}).get("dashstream.io/alertruleset") == rule_set]
     assert cms, f"no rule ConfigMap of AlertRuleSet {rule_set} in {ns}"
+    assert cms[0].data is not None, f"rule ConfigMap {meta(cms[0]).name} without data"
     path.write_text(next(iter(cms[0].data.values())))
     return path
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -16,13 +16,16 @@ class WaitTimeout(AssertionError):
 
 
 def wait_until(
-    check: Callable[[], T],
+    check: Callable[[], T | Literal[False] | None],
     *,
     timeout: float = 30.0,
     interval: float = 0.2,
     what: str = "condition",
 ) -> tuple[T, float]:
     """Call ``check`` until it returns a truthy value; return (value, seconds waited).
+
+    Only a truthy value is returned, so the result is typed without the None or False a
+    check says "not yet" with (an Optional lookup, a ``cond and value`` lambda).
 
     Exceptions raised by ``check`` count as "not yet" (the last one is reported), so a
     check may simply read an object that does not exist yet.

@@ -7,12 +7,16 @@ from dashstream_operator.models import ResolvedTopic
 from dashstream_operator.reconcile.topics import Claim, winner
 
 
-def rt(name: str, partitions: int = 1, rf: int | None = None, **config: str) -> ResolvedTopic:
-    return ResolvedTopic(name, "events", partitions, rf, dict(config))
+# Topic configs are a dict argument, not **kwargs: their keys have dots, and mypy would
+# check a **{...} against partitions and rf too.
+def rt(name: str, partitions: int = 1, rf: int | None = None,
+       config: dict[str, str] | None = None) -> ResolvedTopic:
+    return ResolvedTopic(name, "events", partitions, rf, dict(config or {}))
 
 
-def ob(name: str, partitions: int = 1, rf: int = 1, **config: str) -> ObservedTopic:
-    return ObservedTopic(name, partitions, rf, config)
+def ob(name: str, partitions: int = 1, rf: int = 1,
+       config: dict[str, str] | None = None) -> ObservedTopic:
+    return ObservedTopic(name, partitions, rf, dict(config or {}))
 
 
 def test_missing_topics_are_created_in_one_batch() -> None:
@@ -22,8 +26,8 @@ def test_missing_topics_are_created_in_one_batch() -> None:
 
 
 def test_unchanged_topic_plans_nothing() -> None:
-    plan = plan_topics([rt("a", 2, **{"retention.ms": "1"})],
-                       {"a": ob("a", 2, **{"retention.ms": "1", "other": "x"})})
+    plan = plan_topics([rt("a", 2, config={"retention.ms": "1"})],
+                       {"a": ob("a", 2, config={"retention.ms": "1", "other": "x"})})
     assert plan.empty and not plan.refusals and plan.summary() == []
 
 
@@ -43,9 +47,9 @@ def test_replication_change_is_refused_but_unset_rf_accepts_the_broker_default()
 
 
 def test_only_declared_configs_are_set() -> None:
-    plan = plan_topics([rt("a", **{"retention.ms": "10", "cleanup.policy": "delete"})],
-                       {"a": ob("a", **{"retention.ms": "99", "cleanup.policy": "delete",
-                                        "segment.ms": "5"})})
+    plan = plan_topics([rt("a", config={"retention.ms": "10", "cleanup.policy": "delete"})],
+                       {"a": ob("a", config={"retention.ms": "99", "cleanup.policy": "delete",
+                                             "segment.ms": "5"})})
     assert plan.alter_configs == {"a": {"retention.ms": "10"}}
     assert plan.summary() == ["set a retention.ms"]
 
@@ -53,7 +57,8 @@ def test_only_declared_configs_are_set() -> None:
 def test_topic_state_is_ready_only_as_declared() -> None:
     assert topic_state(rt("a", 2), ob("a", 2)) == (True, "as declared")
     assert topic_state(rt("a"), None) == (False, "not found in Kafka")
-    ok, why = topic_state(rt("a", 2, **{"retention.ms": "1"}), ob("a", 1, **{"retention.ms": "2"}))
+    ok, why = topic_state(rt("a", 2, config={"retention.ms": "1"}),
+                          ob("a", 1, config={"retention.ms": "2"}))
     assert not ok and "1 partitions, declared 2" in why and "retention.ms" in why
 
 

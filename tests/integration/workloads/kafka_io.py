@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
@@ -85,7 +85,10 @@ def read_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Record]:
                     msg: DashStreamMessage | None = decode(value)
                 except DecodeError:
                     msg = None
-                headers = {k: (v or b"").decode(errors="replace") for k, v in m.headers() or []}
+                # A consumed message's headers are (key, bytes | None) pairs; HeadersType
+                # also admits the dict and str values a producer may be given.
+                pairs = cast(list[tuple[str, bytes | None]], m.headers() or [])
+                headers = {k: (v or b"").decode(errors="replace") for k, v in pairs}
                 out.append(Record(m.partition() or 0, m.offset() or 0, value, headers, msg))
         return out
     finally:

@@ -7,6 +7,7 @@ import os
 import signal
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from dashstream_workloads.contract import PROMETHEUS_EXPORTER, QUALITY_MONITOR, WEBSOCKET_SERVER
@@ -52,6 +53,22 @@ def stopped_totals(server: ServerProc) -> Counter[str]:
         if record.get("msg") == "exporter stopped":
             return Counter(record["totals"])
     raise AssertionError(f"no 'exporter stopped' line in {server.log_path}")
+
+
+def exports_contract(server: ServerProc, component: str) -> bool:
+    """One scrape meets the component's contract (assert_contract raises until it does)."""
+    assert_contract(server.metrics_text(), component)
+    return True
+
+
+def hello_frame(client: WsClient) -> dict[str, Any] | None:
+    return client.snapshot().hello
+
+
+def kafka_problem(server: ServerProc) -> dict[str, Any] | None:
+    """The health document once it names a Kafka error."""
+    health = server.health()
+    return health if health["kafka"]["last_error"] else None
 
 
 def cursor_text(cursor: dict[int, int]) -> str:
@@ -103,7 +120,7 @@ def test_events_flow_to_exporter_and_clients(
     # Every scrape: one family per name, only contract metrics, all of them present.
     for server, component in ((ws, WEBSOCKET_SERVER), (exporter, PROMETHEUS_EXPORTER),
                               (monitor, QUALITY_MONITOR)):
-        wait_until(lambda s=server, c=component: assert_contract(s.metrics_text(), c) or True,
+        wait_until(partial(exports_contract, server, component),
                    timeout=20, what=f"{component} exports its whole contract")
 
     _check_replay(ws, records, servers, redis_url)
@@ -219,7 +236,7 @@ def test_websocket_bearer_token(servers: StartServer) -> None:
     ):
         assert client.connected.wait(10)
         if expected is None:
-            wait_until(lambda c=client: c.snapshot().hello, timeout=10, what="hello frame")
+            wait_until(partial(hello_frame, client), timeout=10, what="hello frame")
         else:
             assert client.status == expected
         client.close()
@@ -234,7 +251,7 @@ def test_missing_topic_is_reported_unhealthy(servers: StartServer) -> None:
     env = {"KAFKA_TOPIC": "no-such-topic-dashstream-tests"}
     for component in (WEBSOCKET_SERVER, PROMETHEUS_EXPORTER, QUALITY_MONITOR):
         server = servers(component, env)
-        health, _ = wait_until(lambda s=server: (h := s.health())["kafka"]["last_error"] and h,
+        health, _ = wait_until(partial(kafka_problem, server),
                                timeout=30, what=f"{component} health names the problem")
         assert health["http_status"] == 503 and health["status"] == "degraded"
         assert "no-such-topic-dashstream-tests" in health["kafka"]["last_error"]

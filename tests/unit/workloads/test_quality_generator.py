@@ -7,11 +7,12 @@ from collections import Counter
 import pytest
 
 from dashstream_workloads.contract import FAILURE_CATEGORIES
+from dashstream_workloads.proto.dashstream_pb2 import DashStreamMessage
 from dashstream_workloads.quality_monitor.generator import PASS_THRESHOLD, EventGenerator
 from dashstream_workloads.wire import SCHEMA_VERSION, decode, encode
 
 
-def generate(gen: EventGenerator, n: int) -> list:  # type: ignore[type-arg]
+def generate(gen: EventGenerator, n: int) -> list[DashStreamMessage]:
     return [gen.event(gen.next_slot()) for _ in range(n)]
 
 
