@@ -61,7 +61,8 @@ lint: venv ## ruff + mypy
 	@$(VENV)/bin/mypy scripts benchmarks
 	@MYPYPATH=tests $(VENV)/bin/mypy --explicit-package-bases tests
 
-test: images ## the whole suite (unit, integration, e2e) against the real environment
+test: images ## lint, generated copies, then the whole suite (unit, integration, e2e)
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory check-generated
 	@$(IN_ENV) && scripts/run-pytest.sh tests $(PYTEST_ARGS)
 
