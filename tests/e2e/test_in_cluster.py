@@ -8,7 +8,9 @@ toleration -> topics created by the operator pod -> the three servers' pods Read
 at the addresses the ServiceMonitors select (the Services' EndpointSlices) with the
 synced rule file -> a gap injected through the quality-monitor's Service (kube-proxy)
 makes SequenceGapsDetected return a series -> the viewer, opened at the
-websocket-server's Service address, shows live events -> deleting the CRs removes
+websocket-server's Service address, shows live events -> an upgrade to an image that
+cannot start leaves the pipeline not Ready (the old pod still Ready) until it is rolled
+back -> deleting the CRs removes
 Deployments and pods and keeps the Retain topics.
 """
 
@@ -26,7 +28,7 @@ from kubernetes.dynamic import DynamicClient
 
 from support.env import REPO, require_env
 from support.kube import apply, list_custom, name_of, present
-from support.pipelines import broker_topic, condition_true
+from support.pipelines import broker_topic, condition, condition_true, get_pipeline
 from support.scenario import (
     injected_gap_fires_alert,
     rule_file_from_configmap,
@@ -38,6 +40,8 @@ from support.scenario import set_ready as synced
 from support.wait import wait_until
 
 RELEASE = "dsi"
+# Never present on the node, and containerd resolves every registry to a closed port.
+BROKEN_IMAGE = "dashstream.local/no-such-image:dev"
 NODE_TAINT = "dashstream.dev/node"
 COMPONENTS = ("websocket-server", "prometheus-exporter", "quality-monitor")
 HINT = "run `make images` (it builds both images without Docker and imports them)"
@@ -169,6 +173,24 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     # --- the viewer, served by the websocket-server pod through its Service -----------
     viewer_shows_live_events(service_url(core, namespace, f"{name}-websocket-server", "http"),
                              logs, artifacts_dir / "e2e-in-cluster-viewer.png")
+
+    # --- a broken upgrade is not Ready: the old pod serves on, the status says why ---
+    doc["spec"]["components"]["websocketServer"] = {"image": BROKEN_IMAGE}
+    apply(dyn, doc)
+    cond, took = wait_until(lambda: (c := condition(get_pipeline(kube_api, namespace, name),
+                                                    "WorkloadsReady")) and
+                            c["status"] == "False" and c, timeout=60,
+                            what="WorkloadsReady=False for the broken upgrade")
+    print(f"broken websocket-server image: WorkloadsReady {cond['reason']} after "
+          f"{took:.1f}s: {cond['message']}")
+    assert cond["reason"] == "ReplicasUnavailable"
+    assert "websocket-server 1/1 ready (rollout: 1 old replicas still running)" in cond["message"]
+    assert not condition_true(kube_api, namespace, name, "Ready")
+    del doc["spec"]["components"]["websocketServer"]
+    apply(dyn, doc)
+    _, took = wait_until(lambda: condition_true(kube_api, namespace, name, "Ready"),
+                         timeout=120, what="pipeline Ready again after the rollback")
+    print(f"rolled back: Ready again after {took:.1f}s")
 
     # --- deleting the CRs: Deployments and their pods go, Retain topics stay ---------
     for plural, obj in (("dashstreampipelines", name), ("alertrulesets", "dashstream"),

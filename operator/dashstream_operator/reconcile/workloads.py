@@ -1,21 +1,54 @@
 """WorkloadsReady and MonitoringReady, from what the Deployments report. Pure.
 
 Nothing is Ready that was not observed: with no kubelet (or no nodes) Deployments
-never get ready pods, and the condition says exactly that.
+never get ready pods, and the condition says exactly that; a rollout counts only once
+every replica runs the current template (a failed one is ``RolloutFailed``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dashstream_operator.models import ComponentStatus
 from dashstream_operator.reconcile.children import Key, child_key
 from dashstream_operator.reconcile.status import ConditionSpec
 
-__all__ = ["monitoring_condition", "workloads_condition"]
+__all__ = ["Rollout", "monitoring_condition", "rollout_state", "workloads_condition"]
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    ready_replicas: int
+    complete: bool
+    detail: str = ""  # what the rollout still lacks, when that is more than ready pods
+    failed: bool = False
+
+
+def rollout_state(want: int, seen: Mapping[str, Any]) -> Rollout:
+    """A Deployment read as `kubectl rollout status` reads it: the old ReplicaSet's pods
+    stay Ready while a new, crash-looping one never does, so readyReplicas alone would
+    call a broken rollout Ready."""
+    status = seen.get("status") or {}
+    if status.get("observedGeneration", 0) < seen.get("metadata", {}).get("generation", 1):
+        return Rollout(0, False, "rollout not yet observed")
+    ready = int(status.get("readyReplicas") or 0)
+    progressing: Mapping[str, Any] = next((c for c in status.get("conditions") or []
+                                           if c.get("type") == "Progressing"), {})
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        return Rollout(ready, False, "rollout failed: "
+                       + (progressing.get("message") or "progress deadline exceeded"), True)
+    updated = int(status.get("updatedReplicas") or 0)
+    if updated < want:
+        return Rollout(ready, False, f"rollout: {updated} of {want} updated")
+    old = int(status.get("replicas") or 0) - updated
+    if old > 0:
+        return Rollout(ready, False, f"rollout: {old} old replicas still running")
+    available = int(status.get("availableReplicas") or 0)
+    return Rollout(ready, ready >= want and available >= updated)
 
 
 def workloads_condition(desired: Sequence[Mapping[str, Any]],
@@ -23,24 +56,23 @@ def workloads_condition(desired: Sequence[Mapping[str, Any]],
                         ) -> tuple[ConditionSpec, list[ComponentStatus]]:
     components: list[ComponentStatus] = []
     waiting: list[str] = []
+    failed = False
     for dep in (d for d in desired if d["kind"] == "Deployment"):
         name = dep["metadata"]["labels"].get(COMPONENT_LABEL, dep["metadata"]["name"])
         want = int(dep["spec"].get("replicas", 1))
-        seen = live.get(child_key(dep)) or {}
-        status = seen.get("status") or {}
-        current = status.get("observedGeneration", 0) >= seen.get("metadata", {}).get(
-            "generation", 1)
-        ready_n = int(status.get("readyReplicas") or 0) if current else 0
-        ok = current and ready_n >= want
-        components.append(ComponentStatus(name=name, replicas=want, ready_replicas=ready_n,
-                                          ready=ok))
-        if not ok:
-            waiting.append(f"{name} {ready_n}/{want} ready"
-                           + ("" if current else " (rollout not yet observed)"))
+        rollout = rollout_state(want, live.get(child_key(dep)) or {})
+        failed = failed or rollout.failed
+        components.append(ComponentStatus(name=name, replicas=want,
+                                          ready_replicas=rollout.ready_replicas,
+                                          ready=rollout.complete))
+        if not rollout.complete:
+            waiting.append(f"{name} {rollout.ready_replicas}/{want} ready"
+                           + (f" ({rollout.detail})" if rollout.detail else ""))
     if not components:
         return ("WorkloadsReady", "True", "NoComponents", "no component is enabled"), []
     if waiting:
-        return ("WorkloadsReady", "False", "ReplicasUnavailable", "; ".join(waiting)), components
+        reason = "RolloutFailed" if failed else "ReplicasUnavailable"
+        return ("WorkloadsReady", "False", reason, "; ".join(waiting)), components
     return ("WorkloadsReady", "True", "ReplicasReady",
             f"{len(components)} components ready"), components
 
