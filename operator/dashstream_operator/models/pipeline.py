@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
@@ -125,13 +125,18 @@ class DashStreamPipelineSpec(ApiModel):
         return resolve_service_monitor(self.monitoring)
 
 
+# Bounded: a status near etcd's limit would make every status write fail.
+MAX_SETTINGS_NOTES = 32
+
+
 class ComponentStatus(StatusModel):
     """A component's Deployment as last observed."""
 
     name: str = Field(max_length=63, description="Component name, e.g. websocket-server.")
     replicas: int = Field(ge=0, description="Desired replicas.")
     ready_replicas: int = Field(ge=0, description="Ready replicas reported by the Deployment.")
-    ready: bool = Field(description="True when readyReplicas equals replicas.")
+    ready: bool = Field(description="True when every replica runs the current template "
+                                    "and is ready (as `kubectl rollout status` decides).")
 
 
 class DashStreamPipelineStatus(BaseStatus):
@@ -158,4 +163,11 @@ class DashStreamPipelineStatus(BaseStatus):
         default=None,
         max_length=16,
         description="Ready components out of enabled, e.g. 3/3 (printer column).",
+    )
+    settings_notes: list[Annotated[str, Field(max_length=512)]] | None = Field(
+        default=None,
+        max_length=MAX_SETTINGS_NOTES,
+        description="Settings under spec.components.*.settings that were left out of the "
+                    "ConfigMaps (secret-looking keys, keys the operator sets itself) or "
+                    "that no server reads (kept). Keys only, never values.",
     )

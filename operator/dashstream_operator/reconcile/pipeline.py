@@ -15,6 +15,7 @@ from dashstream_operator.defaults import default_workload_image
 from dashstream_operator.k8s import Kube
 from dashstream_operator.kafka.admin import AdminPool
 from dashstream_operator.models import DashStreamPipelineSpec, DashStreamPipelineStatus
+from dashstream_operator.models.pipeline import MAX_SETTINGS_NOTES
 from dashstream_operator.reconcile.children import ChildCache, sync_children
 from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
@@ -74,7 +75,7 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
         if topics.retry:
             result.retry = topics.message
 
-    from dashstream_operator.render import render_pipeline_children
+    from dashstream_operator.render import render_pipeline_children, settings_problems
 
     sm_crd = kube.has_crd(SERVICEMONITOR_CRD)
     desired = render_pipeline_children(name, ns, uid, spec, default_image=DEFAULT_IMAGE,
@@ -95,8 +96,14 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
         result.retry = result.retry or message
     monitoring = monitoring_condition(spec.resolved_service_monitor().enabled, sm_crd, desired)
     updates += [workloads, monitoring]
+    notes = [n[:512] for n in settings_problems(name, ns, spec)][:MAX_SETTINGS_NOTES]
     extra |= {"components": components or None,
-              "components_ready": f"{sum(c.ready for c in components)}/{len(components)}"}
+              "components_ready": f"{sum(c.ready for c in components)}/{len(components)}",
+              "settings_notes": notes or None}
+    if notes and (not spec_unchanged or old.settings_notes != notes):
+        ignored = any(": ignored," in n for n in notes)
+        result.events.append(("Warning", "SettingsIgnored" if ignored else "UnknownSettings",
+                              "; ".join(notes)[:1024]))
 
     now = datetime.now(UTC).replace(microsecond=0)
     conditions = apply_conditions(old.conditions or [], updates, generation, now)
