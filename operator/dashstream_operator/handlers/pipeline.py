@@ -29,6 +29,7 @@ from dashstream_operator.models import (
     SpecError,
 )
 from dashstream_operator.observability import METRICS, about, reconcile_timer
+from dashstream_operator.reconcile.pause import PAUSE_ANNOTATION, PAUSED, is_paused, paused_patch
 from dashstream_operator.reconcile.pipeline import reconcile_pipeline, reconcile_pipeline_topics
 from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
@@ -111,6 +112,10 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo,
 
 def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
                topic_claims: Mapping[str, Iterable[Claim]] | None, repair: bool) -> None:
+    if is_paused(raw):
+        with object_lock(raw["metadata"]["uid"]):
+            _write_status(memo, raw, paused_patch(raw, datetime.now(UTC).replace(microsecond=0)))
+        return
     topics = None
     if topic_claims is not None:
         try:
@@ -161,6 +166,24 @@ def on_change(body: kopf.Body, memo: kopf.Memo, topic_claims: kopf.Index[str, Cl
     reconcile(body, memo, topic_claims, repair=False)
 
 
+def _pause_not_yet_reported(body: kopf.Body, **_: Any) -> bool:
+    """The annotation and the ReconcilePaused condition disagree (level, not diff)."""
+    reported = any(c.get("type") == PAUSED and c.get("status") == "True"
+                   for c in (body.get("status") or {}).get("conditions") or [])
+    return is_paused(body) != reported and not body.metadata.get("deletionTimestamp")
+
+
+# Pausing or resuming takes effect at once, not at the next resync pass.
+@kopf.on.event(GROUP, VERSION, PLURAL, id="pipeline-pause", when=_pause_not_yet_reported)
+def on_pause_annotation(body: kopf.Body, memo: kopf.Memo,
+                        topic_claims: kopf.Index[str, Claim], **_: Any) -> None:
+    try:
+        reconcile(body, memo, topic_claims, repair=True)
+    except (kopf.TemporaryError, kopf.PermanentError) as exc:  # the resync retries
+        log.info("after a pause change: %s", exc,
+                 extra=about(PIPELINE.kind, body.metadata.namespace, body.metadata.name))
+
+
 def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,
                         child_deleted: bool) -> None:
     """A child of this pipeline changed or vanished: re-apply what differs."""
@@ -199,6 +222,13 @@ def delete_topics(body: kopf.Body, memo: kopf.Memo, topic_claims: kopf.Index[str
     kube: Kube = memo.kube
     ns, uid = str(body.metadata.namespace), str(body.metadata.uid)
     spec = DashStreamPipelineSpec.from_body(body)
+    if is_paused(body):
+        # The way out when the broker is gone for good: nothing to wait for.
+        names = ", ".join(t.name for t in spec.resolved_topics())
+        kube.post_event(body, "Normal", "TopicsKept", f"paused ({PAUSE_ANNOTATION}): "
+                        f"topics kept despite topicDeletionPolicy Delete: {names}"[:1024])
+        log.info("paused: topics kept", extra=about(PIPELINE.kind, ns, body.metadata.name))
+        return
     mine, _lost = owned_topics(spec, uid, _claims_for(spec, topic_claims))
     try:
         admin = memo.kafka.get(admin_config(spec.kafka, lambda ref: kube.read_secret(ns, ref)))

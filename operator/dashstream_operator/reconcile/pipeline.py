@@ -17,6 +17,7 @@ from dashstream_operator.kafka.admin import AdminPool
 from dashstream_operator.models import DashStreamPipelineSpec, DashStreamPipelineStatus
 from dashstream_operator.models.pipeline import MAX_SETTINGS_NOTES
 from dashstream_operator.reconcile.children import ChildCache, sync_children
+from dashstream_operator.reconcile.pause import without_pause
 from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
     ConditionSpec,
@@ -106,7 +107,7 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
                               "; ".join(notes)[:1024]))
 
     now = datetime.now(UTC).replace(microsecond=0)
-    conditions = apply_conditions(old.conditions or [], updates, generation, now)
+    conditions = apply_conditions(without_pause(old.conditions), updates, generation, now)
     conditions = apply_conditions(conditions, [ready_condition(conditions)], generation, now)
     new = old.model_copy(update={"observed_generation": generation, "conditions": conditions,
                                  **extra})

@@ -6,7 +6,9 @@
 --   Degraded     Ready=False for the current generation with any other reason: a refusal
 --                or invalid input that needs a change to the spec, a Secret or Kafka
 --                (InvalidSpec, PartitionDecreaseRefused, ReplicationChangeUnsupported,
---                TopicConflict, InvalidTopicConfig, KafkaSecretMissing, KafkaError, ...)
+--                TopicConflict, InvalidTopicConfig, KafkaSecretMissing, KafkaError,
+--                RolloutFailed, ...)
+--   Suspended    ReconcilePaused=True (annotation dashstream.io/paused: "true")
 local hs = {}
 
 -- Ready=False reasons that clear up without anyone changing anything.
@@ -69,6 +71,15 @@ end
 if obj.status == nil or obj.status.conditions == nil then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to reconcile"
+  return hs
+end
+
+-- Paused by annotation (dashstream.io/paused): the operator changes nothing, so the
+-- other conditions are only what it last saw, and a newer generation waits on purpose.
+local paused = findCondition(obj.status.conditions, "ReconcilePaused")
+if paused ~= nil and paused.status == "True" then
+  hs.status = "Suspended"
+  hs.message = describe(paused)
   return hs
 end
 

@@ -72,6 +72,15 @@ if obj.status == nil or obj.status.conditions == nil then
   return hs
 end
 
+-- Paused by annotation (dashstream.io/paused): the operator changes nothing, so the
+-- other conditions are only what it last saw, and a newer generation waits on purpose.
+local paused = findCondition(obj.status.conditions, "ReconcilePaused")
+if paused ~= nil and paused.status == "True" then
+  hs.status = "Suspended"
+  hs.message = describe(paused)
+  return hs
+end
+
 local ready = findCondition(obj.status.conditions, "Ready")
 if ready == nil then
   hs.status = "Progressing"
