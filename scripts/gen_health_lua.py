@@ -23,7 +23,8 @@ KINDS: dict[str, dict[str, object]] = {
 --   Degraded     Ready=False for the current generation with any other reason: a refusal
 --                or invalid input that needs a change to the spec, a Secret or Kafka
 --                (InvalidSpec, PartitionDecreaseRefused, ReplicationChangeUnsupported,
---                TopicConflict, InvalidTopicConfig, KafkaSecretMissing, KafkaError,
+--                TopicConflict, InvalidTopicConfig, KafkaSecretMissing, KafkaNotAuthorized,
+--                KafkaError,
 --                RolloutFailed, ...)
 --   Suspended    ReconcilePaused=True (annotation dashstream.io/paused: "true")""",
         "transient": ["KafkaUnavailable", "TopicsPending", "ReplicasUnavailable"],

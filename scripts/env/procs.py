@@ -273,6 +273,10 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# An authorizer as production brokers have, allowing what no ACL names: tests put DENY
+# ACLs on their own topic prefixes to see what the operator reports when refused.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=true
 """
     )
     (kdir / "log4j2.properties").write_text(

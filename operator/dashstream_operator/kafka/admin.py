@@ -26,12 +26,18 @@ from confluent_kafka.admin import (
 
 from dashstream_operator.kafka.plan import ObservedTopic, TopicPlan
 
-__all__ = ["AdminPool", "KafkaAdmin", "KafkaUnavailable", "TopicError"]
+__all__ = ["NOT_AUTHORIZED", "AdminPool", "KafkaAdmin", "KafkaUnavailable", "TopicError"]
 
 log = logging.getLogger(__name__)
 
 INVALID_TOPIC_CONFIG = "InvalidTopicConfig"
 KAFKA_ERROR = "KafkaError"
+NOT_AUTHORIZED = "KafkaNotAuthorized"
+_DENIED_CODES = {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
+# What the operator's Kafka principal needs (docs/operator.md, "Kafka permissions").
+ACL_HINT = ("the operator's Kafka principal needs Describe, DescribeConfigs, Create, Alter "
+            "and AlterConfigs on the pipeline's topics (Delete too for "
+            "topicDeletionPolicy Delete)")
 _INVALID_CODES = {
     KafkaError.INVALID_CONFIG, KafkaError.INVALID_REQUEST, KafkaError.POLICY_VIOLATION,
     KafkaError.INVALID_PARTITIONS, KafkaError.INVALID_REPLICATION_FACTOR,
@@ -54,6 +60,8 @@ def _error_of(exc: BaseException) -> tuple[str, str, bool]:
     """(reason, message, transient) of a per-topic admin failure."""
     err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
     if isinstance(err, KafkaError):
+        if err.code() in _DENIED_CODES:
+            return NOT_AUTHORIZED, f"{err.str()}: {ACL_HINT}", False
         if err.code() in _INVALID_CODES:
             return INVALID_TOPIC_CONFIG, err.str(), False
         transient = err.retriable() or err.code() in (
@@ -85,13 +93,20 @@ class KafkaAdmin:
                 out[name] = exc
         return out
 
-    def describe(self, names: Iterable[str]) -> dict[str, ObservedTopic | None]:
+    def describe(self, names: Iterable[str]) -> dict[str, ObservedTopic | TopicError | None]:
+        """Each topic as the broker describes it; None when absent; a TopicError when the
+        broker refuses to say (then creating it must not even be tried: a denied
+        describe of an existing topic would otherwise read as "not found")."""
         names = list(names)
         try:
             md = self._client.list_topics(timeout=self.timeout)
         except KafkaException as exc:
             raise KafkaUnavailable(_error_of(exc)[1]) from exc
-        observed: dict[str, ObservedTopic | None] = {n: None for n in names}
+        observed: dict[str, ObservedTopic | TopicError | None] = {n: None for n in names}
+        for n in names:
+            err = md.topics[n].error if n in md.topics else self._absent_or_denied(n)
+            if err is not None and err.code() in _DENIED_CODES:
+                observed[n] = TopicError(n, NOT_AUTHORIZED, f"describe: {err.str()}: {ACL_HINT}")
         existing = [n for n in names if n in md.topics and md.topics[n].error is None]
         if not existing:
             return observed
@@ -101,15 +116,28 @@ class KafkaAdmin:
             try:
                 entries = fut.result(timeout=self.timeout * 3)
             except KafkaException as exc:
-                _, msg, transient = _error_of(exc)
+                reason, msg, transient = _error_of(exc)
                 if transient:
                     raise KafkaUnavailable(msg) from exc
-                continue  # deleted between the two calls: reported as missing
+                if reason == NOT_AUTHORIZED:
+                    observed[res.name] = TopicError(res.name, reason, f"describe configs: {msg}")
+                continue  # else deleted between the two calls: reported as missing
             parts = md.topics[res.name].partitions
             rf = len(parts[0].replicas) if parts else 0
             observed[res.name] = ObservedTopic(
                 res.name, len(parts), rf, {k: e.value for k, e in entries.items()})
         return observed
+
+    def _absent_or_denied(self, name: str) -> KafkaError | None:
+        """A listing of all topics leaves out those the principal may not describe, so a
+        topic missing from it is asked for by name: the broker then says which. (Only
+        missing topics cost this request; in a steady state there are none.)"""
+        try:
+            md = self._client.list_topics(topic=name, timeout=self.timeout)
+        except KafkaException as exc:
+            raise KafkaUnavailable(_error_of(exc)[1]) from exc
+        topic = md.topics.get(name)
+        return topic.error if topic is not None else None
 
     def apply(self, plan: TopicPlan) -> list[TopicError]:
         """Execute a plan; per-topic failures are returned, an unreachable broker raises."""

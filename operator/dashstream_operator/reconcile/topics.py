@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dashstream_operator.k8s import SecretMissing
-from dashstream_operator.kafka.admin import AdminPool, KafkaUnavailable
+from dashstream_operator.kafka.admin import AdminPool, KafkaUnavailable, TopicError
 from dashstream_operator.kafka.config import SecretReader, admin_config
 from dashstream_operator.kafka.plan import ObservedTopic, plan_topics, topic_state
 from dashstream_operator.models import DashStreamPipelineSpec, ResolvedTopic, TopicStatus
@@ -87,11 +87,13 @@ def reconcile_topics(spec: DashStreamPipelineSpec, uid: str,
                                      message=f"claimed by {c.ref} (TopicConflict)")
     try:
         admin = pool.get(admin_config(spec.kafka, read_secret))
-        observed = admin.describe(t.name for t in mine)
-        plan = plan_topics(mine, observed)
+        observed, denied = _split(admin.describe(t.name for t in mine))
+        # A topic the broker will not describe is left alone (not created, not altered).
+        plan = plan_topics([t for t in mine if t.name not in denied], observed)
         errors = admin.apply(plan) if not plan.empty else []
         if not plan.empty:
-            observed = admin.describe(t.name for t in mine)  # status from what is observed
+            observed, denied = _split(admin.describe(t.name for t in mine))  # observed status
+        errors = [*denied.values(), *errors]
     except SecretMissing as exc:
         return TopicsOutcome("False", SECRET_MISSING, str(exc), list(statuses.values()),
                              warnings=[*warnings, (SECRET_MISSING, str(exc))], retry=True)
@@ -125,6 +127,13 @@ def reconcile_topics(spec: DashStreamPipelineSpec, uid: str,
         outcome.status, outcome.reason = "False", "TopicsPending"
         outcome.retry = True
     return outcome
+
+
+def _split(described: Mapping[str, ObservedTopic | TopicError | None],
+           ) -> tuple[dict[str, ObservedTopic | None], dict[str, TopicError]]:
+    """What the broker described, and the topics it refused to describe."""
+    denied = {n: d for n, d in described.items() if isinstance(d, TopicError)}
+    return {n: d for n, d in described.items() if not isinstance(d, TopicError)}, denied
 
 
 def _declared_only(topic: ResolvedTopic, have: ObservedTopic | None) -> ObservedTopic | None:
