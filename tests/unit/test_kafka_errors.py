@@ -1,12 +1,18 @@
-"""How a per-topic Kafka admin failure is named (pure): the reason becomes a condition
-reason users and Argo CD health checks match on, so each class of error keeps its own."""
+"""Kafka admin helpers (pure): how a per-topic failure is named (the reason becomes a
+condition reason users and Argo CD health checks match on, so each class of error keeps
+its own), and how create requests are split below the broker's partition limit."""
 
 from __future__ import annotations
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from dashstream_operator.kafka.admin import ACL_HINT, _error_of
+from dashstream_operator.kafka.admin import (
+    ACL_HINT,
+    MAX_PARTITIONS_PER_REQUEST,
+    _error_of,
+    partition_batches,
+)
 
 
 @pytest.mark.parametrize(("code", "reason", "transient"), [
@@ -31,3 +37,16 @@ def test_an_error_the_broker_marks_retriable_is_transient() -> None:
 
 def test_a_non_kafka_exception_is_a_plain_error() -> None:
     assert _error_of(RuntimeError("boom")) == ("KafkaError", "boom", False)
+
+
+@pytest.mark.parametrize(("sizes", "expected"), [
+    ([], []),
+    ([3, 1], [["t0", "t1"]]),
+    ([6000, 4000, 1], [["t0", "t1"], ["t2"]]),
+    ([12000, 5, 9995, 1], [["t0"], ["t1", "t2"], ["t3"]]),  # an oversized one goes alone
+])
+def test_create_requests_stay_under_the_partition_limit(sizes: list[int],
+                                                        expected: list[list[str]]) -> None:
+    batches = partition_batches([(f"t{i}", n) for i, n in enumerate(sizes)])
+    assert batches == expected
+    assert MAX_PARTITIONS_PER_REQUEST == 10_000

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
@@ -26,7 +26,8 @@ from confluent_kafka.admin import (
 
 from dashstream_operator.kafka.plan import ObservedTopic, TopicPlan
 
-__all__ = ["NOT_AUTHORIZED", "AdminPool", "KafkaAdmin", "KafkaUnavailable", "TopicError"]
+__all__ = ["MAX_PARTITIONS_PER_REQUEST", "NOT_AUTHORIZED", "AdminPool", "KafkaAdmin",
+           "KafkaUnavailable", "TopicError", "partition_batches"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,28 @@ _INVALID_CODES = {
     KafkaError.INVALID_PARTITIONS, KafkaError.INVALID_REPLICATION_FACTOR,
     KafkaError.TOPIC_EXCEPTION, KafkaError._INVALID_ARG,
 }
+
+
+# KRaft refuses a CreateTopics request of more than 10,000 partitions as a whole
+# ("Excessively large number of partitions per request", KAFKA-17870), and oversized
+# requests have made controllers fail over (KAFKA-14996): requests are split below it.
+MAX_PARTITIONS_PER_REQUEST = 10_000
+T = TypeVar("T")
+
+
+def partition_batches(items: Sequence[tuple[T, int]],
+                      limit: int = MAX_PARTITIONS_PER_REQUEST) -> list[list[T]]:
+    """Consecutive batches whose partition counts sum to at most ``limit`` (an item over
+    the limit on its own goes alone, for the broker to refuse by name)."""
+    batches: list[list[T]] = []
+    total = 0
+    for item, partitions in items:
+        if not batches or total + partitions > limit:
+            batches.append([])
+            total = 0
+        batches[-1].append(item)
+        total += partitions
+    return batches
 
 
 class KafkaUnavailable(Exception):
@@ -143,15 +166,15 @@ class KafkaAdmin:
         """Execute a plan; per-topic failures are returned, an unreachable broker raises."""
         errors: list[TopicError] = []
         results: dict[str, BaseException | None] = {}
-        if plan.create:
+        for batch in partition_batches([(t, t.partitions) for t in plan.create]):
             results |= self._check(self._client.create_topics(
                 [NewTopic(t.name, num_partitions=t.partitions,
                           replication_factor=t.replication_factor or -1, config=dict(t.config))
-                 for t in plan.create],
+                 for t in batch],
                 operation_timeout=self.timeout, request_timeout=self.timeout))
-        if plan.add_partitions:
+        for grow in partition_batches([((n, p), p) for n, p in plan.add_partitions.items()]):
             results |= self._check(self._client.create_partitions(
-                [NewPartitions(n, p) for n, p in plan.add_partitions.items()],
+                [NewPartitions(n, p) for n, p in grow],
                 operation_timeout=self.timeout, request_timeout=self.timeout))
         if plan.alter_configs:
             results |= self._check(self._client.incremental_alter_configs(
