@@ -10,14 +10,19 @@ synced rule file -> a gap injected through the quality-monitor's Service (kube-p
 makes SequenceGapsDetected return a series -> the viewer, opened at the
 websocket-server's Service address, shows live events -> an upgrade to an image that
 cannot start leaves the pipeline not Ready (the old pod still Ready) until it is rolled
-back -> deleting the CRs removes
+back -> the viewer token from a Secret makes /ws refuse clients without it -> deleting
+the CRs removes
 Deployments and pods and keeps the Retain topics.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import os
+import secrets
 import tempfile
+import urllib.parse
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -92,6 +97,21 @@ def service_url(core: client.CoreV1Api, ns: str, name: str, port_name: str) -> s
     spec = present(core.read_namespaced_service(name, ns).spec)
     port = next(p.port for p in present(spec.ports) if p.name == port_name)
     return f"http://{spec.cluster_ip}:{port}"
+
+
+def ws_handshake(base_url: str, token: str | None = None) -> int:
+    """The status a WebSocket upgrade of /ws gets (101 switches, 401 refuses)."""
+    parsed = urllib.parse.urlsplit(base_url)
+    conn = http.client.HTTPConnection(parsed.hostname or "", parsed.port, timeout=5)
+    headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode()}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request("GET", "/ws", headers=headers)
+        return conn.getresponse().status
+    finally:
+        conn.close()
 
 
 def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace: str,
@@ -191,6 +211,20 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     _, took = wait_until(lambda: condition_true(kube_api, namespace, name, "Ready"),
                          timeout=120, what="pipeline Ready again after the rollback")
     print(f"rolled back: Ready again after {took:.1f}s")
+
+    # --- the viewer token from a Secret: /ws refuses without it, upgrades with it ------
+    token = secrets.token_hex(16)
+    core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="viewer-token"), string_data={"token": token}))
+    doc["spec"]["components"]["websocketServer"] = {
+        "authTokenSecretRef": {"name": "viewer-token", "key": "token"}}
+    apply(dyn, doc)
+    ws = service_url(core, namespace, f"{name}-websocket-server", "http")
+    _, took = wait_until(lambda: condition_true(kube_api, namespace, name, "Ready")
+                         and ws_handshake(ws) == 401, timeout=120,
+                         what="Ready with /ws refusing a client without the token")
+    assert ws_handshake(ws, token) == 101
+    print(f"token from Secret viewer-token: /ws 401 without it, 101 with it ({took:.1f}s)")
 
     # --- deleting the CRs: Deployments and their pods go, Retain topics stay ---------
     for plural, obj in (("dashstreampipelines", name), ("alertrulesets", "dashstream"),

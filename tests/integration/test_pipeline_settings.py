@@ -50,8 +50,8 @@ def test_ignored_and_unknown_settings_are_reported(
         f"{prefix}KAFKA_TOPIC: ignored, the operator sets KAFKA_TOPIC from the pipeline spec",
         f"{prefix}NOT_READ_BY_ANY_SERVER: websocket-server does not read "
         "NOT_READ_BY_ANY_SERVER (kept)",
-        f"{prefix}WEBSOCKET_AUTH_TOKEN: ignored, secrets must come from a Secret reference, "
-        "never from settings",
+        f"{prefix}WEBSOCKET_AUTH_TOKEN: ignored, secrets must come from a Secret reference "
+        "(spec.components.websocketServer.authTokenSecretRef), never from settings",
     ]
     wait_for_events(kube_api, namespace, "notes", ("Warning", "SettingsIgnored"))
     cm = client.CoreV1Api(kube_api).read_namespaced_config_map("notes-websocket-server",

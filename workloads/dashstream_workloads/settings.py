@@ -147,7 +147,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("WEBSOCKET_PORT", "3002", WS,
        "Port of /ws, /, /health, /metrics and /version.", "int", minimum=1),
     _s("WEBSOCKET_AUTH_TOKEN", None, WS,
-       "Bearer token required on /ws when set (from a Secret).", secret=True),
+       "Bearer token required on /ws when set (in a pipeline: from the Secret key named "
+       "by spec.components.websocketServer.authTokenSecretRef).", secret=True),
     _s("WEBSOCKET_BUFFER_SIZE", "1000", WS, "Broadcast buffer size (messages).", "int",
        minimum=1),
     _s("WEBSOCKET_CLIENT_QUEUE_SIZE", "1000", WS,

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from .common import ApiModel, Duration, LabelMap, Quantity, cel
+from .common import ApiModel, Duration, LabelMap, Quantity, SecretKeyRef, cel
 
 __all__ = [
     "COMPONENT_NAMES",
@@ -92,10 +92,21 @@ class ComponentSpec(ApiModel):
     )
 
 
+class WebSocketServerSpec(ComponentSpec):
+    """The WebSocket server, which alone serves browsers and so alone takes a token."""
+
+    auth_token_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Bearer token required on /ws (env WEBSOCKET_AUTH_TOKEN, from this "
+        "Secret key; never from settings). Without it /ws is open to anyone who can reach "
+        "the Service.",
+    )
+
+
 class ComponentsSpec(ApiModel):
     """The three DashStream workloads. Each is enabled with one replica unless configured."""
 
-    websocket_server: ComponentSpec | None = Field(
+    websocket_server: WebSocketServerSpec | None = Field(
         default=None,
         description="The WebSocket server streaming quality events to browsers "
         "(with sequence validation, dead-letter topic and replay buffer).",
@@ -148,6 +159,8 @@ class ResolvedComponent:
     requests: dict[str, int | str] = field(default_factory=dict)
     limits: dict[str, int | str] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
+    # Env variable -> the Secret key it is read from (env valueFrom, never a ConfigMap).
+    secret_refs: dict[str, SecretKeyRef] = field(default_factory=dict)
     # From spec.scheduling (pipeline-wide), copied onto the pod template as given.
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: tuple[dict[str, Any], ...] = ()
@@ -174,6 +187,9 @@ def resolve_component(name: ComponentName, spec: ComponentSpec | None) -> Resolv
         requests=dict(res.requests or {}),
         limits=dict(res.limits or {}),
         settings=dict(spec.settings or {}),
+        secret_refs=({"WEBSOCKET_AUTH_TOKEN": spec.auth_token_secret_ref}
+                     if isinstance(spec, WebSocketServerSpec) and spec.auth_token_secret_ref
+                     else {}),
     )
 
 

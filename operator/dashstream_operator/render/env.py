@@ -47,6 +47,12 @@ TLS_MOUNT_ROOT: Final = "/etc/dashstream/kafka"
 # nobody else can (a private key must not be world-readable).
 TLS_FILE_MODE: Final = 0o440
 SECRET_SETTINGS: Final = frozenset(s.name for s in SETTINGS if s.secret)
+# Where each secret setting is set instead (named in the note that drops it).
+SECRET_REF_FIELDS: Final = {
+    "WEBSOCKET_AUTH_TOKEN": "spec.components.websocketServer.authTokenSecretRef",
+    "KAFKA_SASL_USERNAME": "spec.kafka.sasl.usernameSecretRef",
+    "KAFKA_SASL_PASSWORD": "spec.kafka.sasl.passwordSecretRef",
+}
 _SECRET_LOOKING = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY", re.I)
 
 # (CR field, volume name, file name, env var) of each TLS Secret reference.
@@ -155,8 +161,9 @@ def _user_settings(pipeline: str, namespace: str, spec: DashStreamPipelineSpec,
     for key in sorted(comp.settings):
         where = f"spec.components.{comp.name}.settings.{key}"
         if key in SECRET_SETTINGS or _SECRET_LOOKING.search(key):
-            problems.append(f"{where}: ignored, secrets must come from a Secret reference, "
-                            "never from settings")
+            ref = SECRET_REF_FIELDS.get(key)
+            problems.append(f"{where}: ignored, secrets must come from a Secret reference"
+                            + (f" ({ref})" if ref else "") + ", never from settings")
         elif key in owned:
             problems.append(f"{where}: ignored, the operator sets {key} from the pipeline spec")
         else:
@@ -181,10 +188,10 @@ def render_component_env(pipeline: str, namespace: str, spec: DashStreamPipeline
     """The env entries, ConfigMap data and Secret volumes of ``comp``'s container."""
     values = _operator_values(pipeline, namespace, spec, comp)
     sasl = spec.kafka.sasl
-    secret_refs = {}
+    secret_refs = dict(comp.secret_refs)
     if sasl is not None:
-        secret_refs = {"KAFKA_SASL_USERNAME": sasl.username_secret_ref,
-                       "KAFKA_SASL_PASSWORD": sasl.password_secret_ref}
+        secret_refs |= {"KAFKA_SASL_USERNAME": sasl.username_secret_ref,
+                        "KAFKA_SASL_PASSWORD": sasl.password_secret_ref}
     env: list[dict[str, Any]] = []
     # Settings-table order, so the rendered list is stable and reads like the docs.
     for s in settings_for(comp.name):
