@@ -47,8 +47,9 @@ def test_a_paused_pipeline_is_left_alone_and_resumes(
     body = pipeline("paused", namespace, kafka_bootstrap,
                     [{"name": events, "role": "events"}], topicDeletionPolicy="Delete")
     apply(dyn, body)
-    wait_until(lambda: _replicas(apps, namespace, "paused-websocket-server") == 1, timeout=60,
-               what="children created")
+    wait_until(lambda: _replicas(apps, namespace, "paused-websocket-server") == 1
+               and condition(get_pipeline(kube_api, namespace, "paused"), "Ready"), timeout=60,
+               what="children created and a first status written")
 
     body["metadata"]["annotations"] = {PAUSE: "true"}
     apply(dyn, body)
@@ -57,6 +58,7 @@ def test_a_paused_pipeline_is_left_alone_and_resumes(
                             what="ReconcilePaused=True")
     print(f"paused: ReconcilePaused reported {took:.2f}s after the annotation: "
           f"{cond['message']}")
+    # The other conditions stay as last observed (not removed, not recomputed).
     assert condition(get_pipeline(kube_api, namespace, "paused"), "Ready") is not None
     # While paused: a hand edit stays, and a new topic in the spec is not created.
     apps.patch_namespaced_deployment("paused-websocket-server", namespace,

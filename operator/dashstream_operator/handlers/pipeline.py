@@ -112,9 +112,8 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo,
 
 def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
                topic_claims: Mapping[str, Iterable[Claim]] | None, repair: bool) -> None:
-    if is_paused(raw):
-        with object_lock(raw["metadata"]["uid"]):
-            _write_status(memo, raw, paused_patch(raw, datetime.now(UTC).replace(microsecond=0)))
+    raw = _newest(raw, memo)  # a resync's LIST may predate a pause annotation
+    if _paused(raw, memo):
         return
     topics = None
     if topic_claims is not None:
@@ -128,11 +127,10 @@ def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
                                                    _claims_for(spec, topic_claims))
     with object_lock(raw["metadata"]["uid"]):
         # Re-read under the lock: another path may have written status meanwhile.
-        cached = memo.bodies.get(PIPELINE.kind, raw["metadata"]["namespace"],
-                                 raw["metadata"]["name"])
-        if cached is not None and cached["metadata"].get("uid") == raw["metadata"]["uid"]:
-            raw = cached if int(cached["metadata"].get("resourceVersion", 0)) >= int(
-                raw["metadata"].get("resourceVersion", 0)) else raw
+        raw = _newest(raw, memo)
+        if is_paused(raw):  # paused while the Kafka half ran: change no child
+            _write_status(memo, raw, paused_patch(raw, datetime.now(UTC).replace(microsecond=0)))
+            return
         try:
             spec = DashStreamPipelineSpec.from_body(raw)
         except SpecError as exc:
@@ -149,6 +147,27 @@ def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
         _write_status(memo, raw, result.patch)
     if result.retry:
         raise kopf.TemporaryError(result.retry, delay=RETRY_DELAY)
+
+
+def _newest(raw: dict[str, Any], memo: kopf.Memo) -> dict[str, Any]:
+    """The given body or the watch cache's, whichever is newer (same object only)."""
+    cached = memo.bodies.get(PIPELINE.kind, raw["metadata"]["namespace"],
+                             raw["metadata"]["name"])
+    if cached is not None and cached["metadata"].get("uid") == raw["metadata"]["uid"] and int(
+            cached["metadata"].get("resourceVersion", 0)) >= int(
+            raw["metadata"].get("resourceVersion", 0)):
+        return dict(cached)
+    return raw
+
+
+def _paused(raw: dict[str, Any], memo: kopf.Memo) -> bool:
+    """Paused: report it (once; an unchanged status is not written) and touch nothing."""
+    if not is_paused(raw):
+        return False
+    with object_lock(raw["metadata"]["uid"]):
+        raw = _newest(raw, memo)
+        _write_status(memo, raw, paused_patch(raw, datetime.now(UTC).replace(microsecond=0)))
+    return True
 
 
 def _report_invalid(memo: kopf.Memo, body: Mapping[str, Any], exc: SpecError) -> None:
