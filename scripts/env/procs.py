@@ -145,7 +145,9 @@ def _apiserver_ctx() -> ssl.SSLContext:
 
 def etcd_healthy() -> bool:
     body = http_ok(f"http://127.0.0.1:{ETCD_CLIENT_PORT}/health")
-    return body is not None and json.loads(body).get("health") == "true"
+    if not body:  # None (no answer) or an empty body
+        return False
+    return bool(json.loads(body).get("health") == "true")
 
 
 def apiserver_healthy() -> bool:

@@ -15,7 +15,7 @@ from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
 from support.events import wait_for_events
-from support.kube import apply, present
+from support.kube import apply, list_custom, present
 from support.operator import OperatorProcess, run_operator
 from support.pipelines import broker_topic, condition, get_pipeline, pipeline
 from support.wait import wait_until
@@ -87,9 +87,9 @@ def test_a_paused_pipeline_is_left_alone_and_resumes(
     client.CustomObjectsApi(kube_api).delete_namespaced_custom_object(
         "dashstream.io", "v1alpha1", namespace, "dashstreampipelines", "paused")
     wait_for_events(kube_api, namespace, "paused", ("Normal", "TopicsKept"))
-    wait_until(lambda: not client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        "dashstream.io", "v1alpha1", namespace, "dashstreampipelines")["items"],  # type: ignore[index]
-        timeout=30, what="the paused pipeline deleted (finalizer released)")
+    wait_until(lambda: not list_custom(client.CustomObjectsApi(kube_api), "dashstream.io",
+                                       "v1alpha1", namespace, "dashstreampipelines"),
+               timeout=30, what="the paused pipeline deleted (finalizer released)")
     assert broker_topic(kafka_admin, events) is not None
     assert broker_topic(kafka_admin, later) is not None
     kafka_admin.delete_topics([events, later], operation_timeout=30)

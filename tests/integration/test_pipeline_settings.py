@@ -12,19 +12,20 @@ import pytest
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-from support.events import wait_for_events
+from support.events import event_list, wait_for_events
 from support.kube import apply
 from support.operator import OperatorProcess, run_operator
 from support.pipelines import get_pipeline, pipeline
 from support.wait import wait_until
 
 SECRET_VALUE = "s3cret-value-never-shown"
+RESYNC = 2.0
 
 
 @pytest.fixture
 def operator(namespace: str, crds_installed: list[str], artifacts_dir: Path,
              ) -> Iterator[OperatorProcess]:
-    with run_operator([namespace], artifacts_dir / "logs", resync=2.0) as op:
+    with run_operator([namespace], artifacts_dir / "logs", resync=RESYNC) as op:
         yield op
 
 
@@ -66,9 +67,8 @@ def test_ignored_and_unknown_settings_are_reported(
     assert SECRET_VALUE not in shown, "a setting's value leaked into status or an Event"
 
     # Resyncs do not repeat the Event; fixing the spec clears the notes.
-    time.sleep(3 * 2.0)  # an observation window of three resync passes, not a wait
-    count = sum(e.reason == "SettingsIgnored" for e in
-                client.CoreV1Api(kube_api).list_namespaced_event(namespace).items)
+    time.sleep(3 * RESYNC)  # an observation window of three resync passes, not a wait
+    count = event_list(kube_api, namespace, "notes").count(("Warning", "SettingsIgnored"))
     assert count == 1, f"{count} SettingsIgnored Events for one spec"
     body["spec"]["components"]["websocketServer"]["settings"] = {
         "WEBSOCKET_REPLAY_BUFFER_SIZE": "5000"}

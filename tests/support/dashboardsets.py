@@ -12,7 +12,7 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-from support.kube import get_or_none
+from support.kube import get_custom, get_or_none, list_custom
 from support.pipelines import condition
 from support.wait import wait_until
 
@@ -38,8 +38,7 @@ def inline(path: Path, name: str | None = None) -> dict[str, Any]:
 
 
 def get_set(api: client.ApiClient, ns: str, name: str) -> dict[str, Any]:
-    return cast(dict[str, Any], client.CustomObjectsApi(api).get_namespaced_custom_object(
-        GROUP, VERSION, ns, PLURAL, name))
+    return get_custom(client.CustomObjectsApi(api), GROUP, VERSION, ns, PLURAL, name)
 
 
 def entries(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -99,18 +98,12 @@ def gd_json(dyn: DynamicClient, ns: str, name: str) -> bytes | None:
 
 def versions(api: client.ApiClient, dyn: DynamicClient, ns: str) -> dict[str, str]:
     """resourceVersion of the sets and of every ConfigMap and GrafanaDashboard."""
-    sets = cast(dict[str, Any], client.CustomObjectsApi(api).list_namespaced_custom_object(
-        GROUP, VERSION, ns, PLURAL))["items"]
+    sets = list_custom(client.CustomObjectsApi(api), GROUP, VERSION, ns, PLURAL)
     out = {f"dbs/{o['metadata']['name']}": o["metadata"]["resourceVersion"] for o in sets}
     for prefix, (api_version, kind) in (("cm", ("v1", "ConfigMap")), ("gd", GD)):
         items = dyn.resources.get(api_version=api_version, kind=kind).get(namespace=ns).items
         out |= {f"{prefix}/{i.metadata.name}": i.metadata.resourceVersion for i in items}
     return out
-
-
-def events(dyn: DynamicClient, ns: str, name: str) -> list[tuple[str, str]]:
-    items = dyn.resources.get(api_version="v1", kind="Event").get(namespace=ns).items
-    return [(e.type, e.reason) for e in items if e.involvedObject.name == name]
 
 
 def sized_dashboard(uid: str, target: int, incompressible: bool = False) -> bytes:

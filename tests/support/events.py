@@ -7,17 +7,23 @@ from kubernetes import client
 
 from support.wait import wait_until
 
-__all__ = ["event_reasons", "wait_for_events"]
+__all__ = ["event_list", "event_reasons", "wait_for_events"]
 
 
 # An Event's type and reason are optional in the API; kopf sets both.
 Seen = set[tuple[str | None, str | None]]
 
 
-def event_reasons(api: client.ApiClient, ns: str, name: str) -> Seen:
-    """(type, reason) of every Event in ``ns`` about the object called ``name``."""
+def event_list(api: client.ApiClient, ns: str, name: str) -> list[tuple[str | None, str | None]]:
+    """(type, reason) of each Event in ``ns`` about the object called ``name``, repeats
+    included (to count them)."""
     items = client.CoreV1Api(api).list_namespaced_event(ns).items
-    return {(e.type, e.reason) for e in items if e.involved_object.name == name}
+    return [(e.type, e.reason) for e in items if e.involved_object.name == name]
+
+
+def event_reasons(api: client.ApiClient, ns: str, name: str) -> Seen:
+    """The distinct (type, reason) pairs of Events about ``name``."""
+    return set(event_list(api, ns, name))
 
 
 def wait_for_events(api: client.ApiClient, ns: str, name: str, *expected: tuple[str, str],

@@ -29,7 +29,12 @@ from dashstream_operator.models import (
     SpecError,
 )
 from dashstream_operator.observability import METRICS, about, reconcile_timer
-from dashstream_operator.reconcile.pause import PAUSE_ANNOTATION, PAUSED, is_paused, paused_patch
+from dashstream_operator.reconcile.pause import (
+    PAUSE_ANNOTATION,
+    is_paused,
+    pause_reported,
+    paused_patch,
+)
 from dashstream_operator.reconcile.pipeline import reconcile_pipeline, reconcile_pipeline_topics
 from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
@@ -113,10 +118,8 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo,
 def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
                topic_claims: Mapping[str, Iterable[Claim]] | None, repair: bool) -> None:
     raw = _newest(raw, memo)  # a resync's LIST may predate a pause annotation
-    if _paused(raw, memo):
-        return
     topics = None
-    if topic_claims is not None:
+    if topic_claims is not None and not is_paused(raw):
         try:
             spec = DashStreamPipelineSpec.from_body(raw)
         except SpecError:
@@ -128,7 +131,7 @@ def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
     with object_lock(raw["metadata"]["uid"]):
         # Re-read under the lock: another path may have written status meanwhile.
         raw = _newest(raw, memo)
-        if is_paused(raw):  # paused while the Kafka half ran: change no child
+        if is_paused(raw):  # checked again: it may have come while the Kafka half ran
             _write_status(memo, raw, paused_patch(raw, datetime.now(UTC).replace(microsecond=0)))
             return
         try:
@@ -160,16 +163,6 @@ def _newest(raw: dict[str, Any], memo: kopf.Memo) -> dict[str, Any]:
     return raw
 
 
-def _paused(raw: dict[str, Any], memo: kopf.Memo) -> bool:
-    """Paused: report it (once; an unchanged status is not written) and touch nothing."""
-    if not is_paused(raw):
-        return False
-    with object_lock(raw["metadata"]["uid"]):
-        raw = _newest(raw, memo)
-        _write_status(memo, raw, paused_patch(raw, datetime.now(UTC).replace(microsecond=0)))
-    return True
-
-
 def _report_invalid(memo: kopf.Memo, body: Mapping[str, Any], exc: SpecError) -> None:
     """Admission (CEL) should have refused it; say so in status and do not retry."""
     _write_status(memo, body, invalid_spec_patch(
@@ -187,9 +180,8 @@ def on_change(body: kopf.Body, memo: kopf.Memo, topic_claims: kopf.Index[str, Cl
 
 def _pause_not_yet_reported(body: kopf.Body, **_: Any) -> bool:
     """The annotation and the ReconcilePaused condition disagree (level, not diff)."""
-    reported = any(c.get("type") == PAUSED and c.get("status") == "True"
-                   for c in (body.get("status") or {}).get("conditions") or [])
-    return is_paused(body) != reported and not body.metadata.get("deletionTimestamp")
+    return is_paused(body) != pause_reported(body) and not body.metadata.get(
+        "deletionTimestamp")
 
 
 # Pausing or resuming takes effect at once, not at the next resync pass.

@@ -98,8 +98,11 @@ class KafkaAdmin:
 
     def __init__(self, conf: Mapping[str, str], timeout: float = 10.0) -> None:
         self.timeout = timeout
+        # allow.auto.create.topics: librdkafka runs an admin client as a producer, whose
+        # default is true, so asking for one topic by name (describe) would make a broker
+        # with auto.create.topics.enable (Kafka's default) create it with its defaults.
         base = {"socket.timeout.ms": str(int(timeout * 1000)), "log_level": "3",
-                "reconnect.backoff.max.ms": "2000"}
+                "reconnect.backoff.max.ms": "2000", "allow.auto.create.topics": "false"}
         # error_cb: connection errors are reported through KafkaUnavailable and status;
         # librdkafka's own stderr lines would only repeat them (with the broker address).
         full: dict[str, Any] = {**base, **conf, "error_cb": lambda _e: None}

@@ -17,7 +17,8 @@ from dashstream_operator.models import DashStreamPipelineStatus
 from dashstream_operator.models.status import Condition
 from dashstream_operator.reconcile.status import apply_conditions, status_patch
 
-__all__ = ["PAUSED", "PAUSE_ANNOTATION", "is_paused", "paused_patch", "without_pause"]
+__all__ = ["PAUSED", "PAUSE_ANNOTATION", "is_paused", "pause_reported", "paused_patch",
+           "without_pause"]
 
 PAUSE_ANNOTATION = "dashstream.io/paused"
 PAUSED = "ReconcilePaused"
@@ -26,6 +27,12 @@ PAUSED = "ReconcilePaused"
 def is_paused(body: Mapping[str, Any]) -> bool:
     annotations = (body.get("metadata") or {}).get("annotations") or {}
     return str(annotations.get(PAUSE_ANNOTATION, "")).strip().lower() == "true"
+
+
+def pause_reported(body: Mapping[str, Any]) -> bool:
+    """The status already says ReconcilePaused=True."""
+    return any(c.get("type") == PAUSED and c.get("status") == "True"
+               for c in (body.get("status") or {}).get("conditions") or [])
 
 
 def paused_patch(body: Mapping[str, Any], now: datetime) -> dict[str, Any] | None:

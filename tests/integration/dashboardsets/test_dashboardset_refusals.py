@@ -26,7 +26,6 @@ from support.dashboardsets import (
     configmap,
     dashboard_set,
     entries,
-    events,
     gd_json,
     get_set,
     grafana_dashboard,
@@ -37,7 +36,7 @@ from support.dashboardsets import (
     versions,
     wait_settled,
 )
-from support.events import wait_for_events
+from support.events import event_list, wait_for_events
 from support.kube import apply, get_or_none
 from support.operator import OperatorProcess, run_operator
 from support.pipelines import condition
@@ -131,7 +130,7 @@ def test_a_2mib_dashboard_is_stored_gzipped_and_an_incompressible_one_refused(
     version = get_set(kube_api, namespace, "noise")["metadata"]["resourceVersion"]
     time.sleep(2 * RESYNC)
     assert get_set(kube_api, namespace, "noise")["metadata"]["resourceVersion"] == version
-    assert [e for e in events(dyn, namespace, "noise") if e[1] == "TooLarge"] == [
+    assert [e for e in event_list(kube_api, namespace, "noise") if e[1] == "TooLarge"] == [
         ("Warning", "TooLarge")]
 
 
