@@ -16,11 +16,11 @@ ENV_SH  := .dev/env.sh
 IN_ENV  := source $(ENV_SH) && PATH="$(VENV)/bin:$$PATH"
 PYTEST_ARGS ?=
 
-.PHONY: help venv env-up env-down env-status env-clean images test test-unit test-integration test-e2e \
-        lint generate check-generated demo bench clean
+.PHONY: help venv env-up env-down env-status env-clean images check test test-unit test-integration \
+        test-e2e lint generate check-generated demo bench clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # The virtualenv lives in the cache, keyed by Python version; reinstalled when pyproject changes.
 $(VENV)/.installed: pyproject.toml
@@ -61,10 +61,17 @@ lint: venv ## ruff + mypy
 	@$(VENV)/bin/mypy scripts benchmarks
 	@MYPYPATH=tests $(VENV)/bin/mypy --explicit-package-bases tests
 
-test: images ## lint, generated copies, then the whole suite (unit, integration, e2e)
+check: venv ## lint and unit tests: no environment, nothing built (fails in seconds)
 	@$(MAKE) --no-print-directory lint
+	@PATH="$(VENV)/bin:$$PATH" scripts/run-pytest.sh tests/unit $(PYTEST_ARGS)
+
+# `check` first, so a lint error or a failing unit test stops the run before anything is
+# built; PYTEST_ARGS apply to the integration and e2e run only.
+test: ## check, then images, generated copies, then the integration and e2e suites
+	@$(MAKE) --no-print-directory check PYTEST_ARGS=
+	@$(MAKE) --no-print-directory images
 	@$(MAKE) --no-print-directory check-generated
-	@$(IN_ENV) && scripts/run-pytest.sh tests $(PYTEST_ARGS)
+	@$(IN_ENV) && scripts/run-pytest.sh tests/integration tests/e2e $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no environment needed)
 	@PATH="$(VENV)/bin:$$PATH" scripts/run-pytest.sh tests/unit $(PYTEST_ARGS)

@@ -32,6 +32,25 @@ def random_name(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
+# --- markers --------------------------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+LEVELS = ("unit", "integration", "e2e")  # folders of tests/, each its marker's name
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by its folder: tests/unit/** unit, tests/integration/**
+    integration, tests/e2e/** e2e (so `-m "not e2e"` selects by level)."""
+    for item in items:
+        try:
+            level = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:
+            continue
+        if level in LEVELS:
+            item.add_marker(level)
+
+
 # --- Kubernetes -----------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -113,7 +132,10 @@ def kafka_bootstrap() -> str:
 def kafka_admin(kafka_bootstrap: str) -> Any:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap, "socket.timeout.ms": 5000})
+    # log_level 0: the broker is stopped on purpose by some tests; its connection errors
+    # would flood the test output (the operator routes its own through its logger).
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap, "socket.timeout.ms": 5000,
+                         "log_level": 0})
     try:
         admin.list_topics(timeout=10)
     except Exception as exc:

@@ -1,6 +1,6 @@
 """`dashstream validate PATH...`: the operator's rule and dashboard checks, offline.
 
-For GitOps CI (issue 6): the same validation the AlertRuleSet and DashboardSet
+For GitOps CI: the same validation the AlertRuleSet and DashboardSet
 controllers run before syncing, on files, with no cluster. Each PATH is a file or
 a directory (its ``*.yaml``, ``*.yml`` and ``*.json`` files, not its
 subdirectories, like ``promtool check rules dir/*.yaml``). A YAML document is one

@@ -9,6 +9,7 @@ labels and annotations).
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -21,7 +22,9 @@ from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
 from dashstream_operator.models import GROUP, VERSION, KindInfo, SecretKeyRef
 
-__all__ = ["FIELD_MANAGER", "Kube", "SecretMissing"]
+__all__ = ["FIELD_MANAGER", "Kube", "SecretMissing", "api_unavailable"]
+
+log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "dashstream-operator"
 CRD_TTL = 30.0
@@ -42,6 +45,17 @@ def _count_requests(api: client.ApiClient) -> None:
     rest.request = counted  # type: ignore[method-assign]
 
 
+def api_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the API server could not be reached or is not serving (being
+    restarted, overloaded): a condition of the cluster, retried by the next pass, not a
+    bug worth a traceback."""
+    import urllib3
+
+    if isinstance(exc, client.ApiException):
+        return exc.status in (0, 429, 500, 502, 503, 504)
+    return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError))
+
+
 class SecretMissing(Exception):
     """A Secret or key the spec names does not exist (the message names both, no value)."""
 
@@ -55,7 +69,11 @@ class Kube:
                 raise SystemExit(
                     "dashstream-operator: no cluster credentials: set KUBECONFIG, or run it "
                     f"in a pod with a service account ({exc})") from exc
-            api = client.ApiClient()
+            cfg = client.Configuration.get_default_copy()
+            # One connection per worker thread (kopf's pool and the resync's), or
+            # urllib3 opens and discards extra connections under load.
+            cfg.connection_pool_maxsize = 32
+            api = client.ApiClient(cfg)
         self.api = api
         _count_requests(api)
         self.core = client.CoreV1Api(api)
@@ -105,16 +123,22 @@ class Kube:
         """
         meta = obj["metadata"]
         now = datetime.now(UTC)
-        self.core.create_namespaced_event(meta["namespace"], client.CoreV1Event(
-            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.",
-                                         namespace=meta["namespace"]),
-            involved_object=client.V1ObjectReference(
-                api_version=obj["apiVersion"], kind=obj["kind"], name=meta["name"],
-                namespace=meta["namespace"], uid=meta.get("uid")),
-            type=type_, reason=reason, message=message[:1024], count=1,
-            first_timestamp=now, last_timestamp=now,
-            source=client.V1EventSource(component=FIELD_MANAGER),
-            reporting_component=FIELD_MANAGER, reporting_instance=FIELD_MANAGER))
+        try:
+            self.core.create_namespaced_event(meta["namespace"], client.CoreV1Event(
+                metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.",
+                                             namespace=meta["namespace"]),
+                involved_object=client.V1ObjectReference(
+                    api_version=obj["apiVersion"], kind=obj["kind"], name=meta["name"],
+                    namespace=meta["namespace"], uid=meta.get("uid")),
+                type=type_, reason=reason, message=message[:1024], count=1,
+                first_timestamp=now, last_timestamp=now,
+                source=client.V1EventSource(component=FIELD_MANAGER),
+                reporting_component=FIELD_MANAGER, reporting_instance=FIELD_MANAGER))
+        except client.ApiException as exc:
+            # Events are best effort: a namespace being deleted refuses new ones (403),
+            # and a refused Event must never fail, and so repeat, what it reports on.
+            log.info("Event %s %s about %s/%s not posted: %s %s", type_, reason,
+                     meta["namespace"], meta["name"], exc.status, exc.reason)
 
     # --- secrets --------------------------------------------------------------------
 
@@ -193,10 +217,14 @@ class Kube:
             body=dict(obj), name=meta["name"], namespace=meta.get("namespace"),
             field_manager=FIELD_MANAGER, force_conflicts=True)
 
-    def list_labelled(self, api_version: str, kind: str, namespace: str,
-                      selector: str) -> list[Any]:
+    def list_labelled(self, api_version: str, kind: str, namespace: str | None,
+                      selector: str) -> list[dict[str, Any]]:
+        """Objects of one kind matching a label selector, in one namespace or (None) all;
+        each with its apiVersion and kind, which a LIST's items leave out."""
         res = self._resource(api_version, kind)
-        return list(res.get(namespace=namespace, label_selector=selector).items)
+        listing = res.get(namespace=namespace, label_selector=selector).to_dict()
+        return [{**item, "apiVersion": api_version, "kind": kind}
+                for item in listing.get("items") or []]
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
         res = self._resource(api_version, kind)

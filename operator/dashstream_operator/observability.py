@@ -1,15 +1,18 @@
 """The operator's own metrics and its HTTP endpoint (/healthz and /metrics on one port).
 
-One explicit registry (the audit's registry-split defect is avoided by construction)
+One explicit registry (a metric registered into one registry while /metrics serves
+another never reaches Prometheus; with a single registry that cannot happen)
 served on the liveness port, so the chart's single Service and ServiceMonitor cover
-both. /healthz fails when the resync loop has not completed a pass for three
-intervals: a wedged operator gets restarted, an idle one does not.
+both. /healthz says whether the operator is alive: its event loop ticks (a heartbeat)
+and its resync loop has not died. It does not ask whether a pass finished: with a
+dead broker a pass over many pipelines is slow, and a restart then would only make
+the operator absent exactly when it is needed.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
@@ -49,6 +52,12 @@ class Metrics:
         self.last_resync = Gauge(
             "dashstream_operator_last_resync_timestamp_seconds",
             "When the resync loop last completed a pass.", registry=registry)
+        self.resync_passes = Counter(
+            "dashstream_operator_resync_passes", "Resync passes completed (tests and "
+            "benchmarks wait on this count instead of on time).", registry=registry)
+        self.heartbeat = Gauge(
+            "dashstream_operator_heartbeat_timestamp_seconds",
+            "Last tick of the operator's event loop (once a second).", registry=registry)
         self.resync_objects = Gauge(
             "dashstream_operator_resync_objects", "Objects reconciled by the last resync pass.",
             registry=registry)
@@ -81,16 +90,21 @@ def reconcile_timer(kind: str) -> Iterator[None]:
         METRICS.reconciles.labels(kind, result).inc()
 
 
-async def serve(url: str, stale_after: float) -> web.AppRunner:
-    """Serve /healthz (at the URL's path) and /metrics on the URL's host and port."""
+HEARTBEAT_STALE_SECONDS = 30.0
+
+
+async def serve(url: str, alive: Callable[[], str | None]) -> web.AppRunner:
+    """Serve /healthz (at the URL's path) and /metrics on the URL's host and port;
+    ``alive`` answers why the operator is not alive, or None."""
     parsed = urlparse(url)
     started = time.time()
 
     async def healthz(_: web.Request) -> web.Response:
-        last = METRICS.last_resync._value.get() or started
-        age = time.time() - last
-        if age > stale_after:
-            return web.Response(status=503, text=f"resync loop stalled for {age:.0f}s\n")
+        age = time.time() - (METRICS.heartbeat._value.get() or started)
+        why = alive() or (f"event loop stalled for {age:.0f}s"
+                          if age > HEARTBEAT_STALE_SECONDS else None)
+        if why:
+            return web.Response(status=503, text=why + "\n")
         return web.Response(text="ok\n")
 
     async def metrics(_: web.Request) -> web.Response:

@@ -4,8 +4,6 @@ the broker stopped for a minute. Each test prints what it survived."""
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-from support.env import REPO
+from support.env import devenv
 from support.kube import apply, list_custom, meta, present
 from support.operator import run_operator
 from support.pipelines import broker_topic, condition, get_pipeline, pipeline
@@ -21,11 +19,6 @@ from support.wait import wait_until
 
 PIPELINES = 50
 KILLS = 20
-
-
-def devenv(*args: str) -> None:
-    subprocess.run([sys.executable, str(REPO / "scripts/env/devenv.py"), *args], check=True,
-                   stdout=subprocess.DEVNULL)
 
 
 def topic_ids(admin: Any, names: list[str]) -> dict[str, str]:

@@ -282,11 +282,11 @@ def test_hand_edits_are_put_back_and_reapply_writes_nothing(
     wait_for_events(kube_api, namespace, "drift", ("Normal", "DriftRepaired"))
 
     wait_until(lambda: observed(kube_api, namespace, "drift"), timeout=30, what="settled")
-    time.sleep(1)  # let the repairs' own watch events pass
+    operator.wait_passes(2)  # the repairs' own watch events have passed
     cr_rv = get_ars(kube_api, namespace, "drift")["metadata"]["resourceVersion"]
     cm_rv = cm_meta(core, namespace, "dashstream-rules").resource_version
     apply(dyn, ruleset("drift", namespace))  # unchanged
-    time.sleep(2 * RESYNC + 1)  # two resync passes and the apply's watch event
+    operator.wait_passes(2)  # two passes that started after the re-apply
     assert get_ars(kube_api, namespace, "drift")["metadata"]["resourceVersion"] == cr_rv
     assert cm_meta(core, namespace, "dashstream-rules").resource_version == cm_rv
 

@@ -34,8 +34,6 @@ from support.chart import (
 from support.env import REPO, require_env
 from support.wait import wait_until
 
-pytestmark = pytest.mark.integration
-
 ARGOCD_MODULE = "github.com/argoproj/argo-cd/v3@v3.5.1"
 
 

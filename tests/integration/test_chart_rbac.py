@@ -32,8 +32,6 @@ from support.operator import run_operator
 from support.pipelines import broker_topic, condition
 from support.wait import wait_until
 
-pytestmark = pytest.mark.integration
-
 
 def health(obj: dict[str, Any]) -> str:
     """The Argo CD health status our Lua check gives this object (Lua 5.1, as Argo CD)."""

@@ -22,8 +22,6 @@ from support.kube import get_custom, present
 from support.model_samples import COMPLETE_KAFKA
 from support.wait import wait_until
 
-pytestmark = pytest.mark.integration
-
 GROUP, VERSION = "dashstream.io", "v1alpha1"
 PLURALS = {
     "DashStreamPipeline": "dashstreampipelines",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,15 +9,11 @@ from typing import Any
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-from support.env import REPO
+from support.env import devenv
 from support.kube import apply
 from support.operator import run_operator
 from support.pipelines import condition, get_pipeline, pipeline
 from support.wait import wait_until
-
-
-def devenv(*args: str) -> None:
-    subprocess.run([sys.executable, str(REPO / "scripts/env/devenv.py"), *args], check=True)
 
 
 def test_kafka_outage_reported_and_recovered(

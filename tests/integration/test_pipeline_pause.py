@@ -5,7 +5,6 @@ its topics (the way out when the broker is gone for good)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,7 +64,7 @@ def test_a_paused_pipeline_is_left_alone_and_resumes(
                                      {"spec": {"replicas": 4}})
     body["spec"]["topics"].append({"name": later, "role": "dlq"})
     apply(dyn, body)
-    time.sleep(3 * RESYNC)  # an observation window of three resync passes, not a wait
+    operator.wait_passes(3)  # three passes that saw the edit and the new topic
     assert _replicas(apps, namespace, "paused-websocket-server") == 4, "repaired while paused"
     assert broker_topic(kafka_admin, later) is None, "a topic was created while paused"
 

@@ -4,7 +4,6 @@ silently: status.settingsNotes (keys only) and one Warning Event per change."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,7 +66,7 @@ def test_ignored_and_unknown_settings_are_reported(
     assert SECRET_VALUE not in shown, "a setting's value leaked into status or an Event"
 
     # Resyncs do not repeat the Event; fixing the spec clears the notes.
-    time.sleep(3 * RESYNC)  # an observation window of three resync passes, not a wait
+    operator.wait_passes(3)  # three passes over the unchanged spec
     count = event_list(kube_api, namespace, "notes").count(("Warning", "SettingsIgnored"))
     assert count == 1, f"{count} SettingsIgnored Events for one spec"
     body["spec"]["components"]["websocketServer"]["settings"] = {

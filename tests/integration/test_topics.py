@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,11 @@ def test_invalid_config_and_conflicts_are_reported(
     apply(dyn, pipeline("first", namespace, kafka_bootstrap,
                         [{"name": shared, "role": "events"}]))
     wait_until(lambda: ready(kube_api, namespace, "first"), timeout=60, what="first Ready")
+    # creationTimestamp has one-second resolution: "second" must be younger by it, or the
+    # two claims tie and the tie-break (not age) decides.
+    created = get_pipeline(kube_api, namespace, "first")["metadata"]["creationTimestamp"]
+    wait_until(lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") > created,
+               timeout=5, interval=0.05, what="a later second than first's creation")
     apply(dyn, pipeline("second", namespace, kafka_bootstrap,
                         [{"name": shared, "role": "events", "partitions": 4}]))
     cond, _ = wait_until(lambda: reason_is(kube_api, namespace, "second", "TopicsReady",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -200,10 +199,7 @@ def test_unchanged_pipeline_writes_nothing(kube_api: client.ApiClient, dyn: Dyna
     wait_until(quiet_for_3s, timeout=60, interval=1, what="no writes for 3 s")
     before = seen[-1]
     apply(dyn, body)  # the same CR again
-    # Three resync passes (3 s each) later nothing has been written.
-    # An observation window, not a wait for a state: proving that nothing happens
-    # needs time to pass (3 resync passes at 3 s).
-    time.sleep(10)
+    operator.wait_passes(3)  # three resync passes later nothing has been written
     after = settled()
     changed = sorted(k for k in before if before[k] != after.get(k))
     print(f"objects rewritten by 3 no-op resyncs and a re-apply: {changed or 'none'}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ HINT = (
     "for your own cluster and broker"
 )
 
-__all__ = ["HINT", "REPO", "load_env", "require_env"]
+__all__ = ["HINT", "REPO", "devenv", "load_env", "require_env"]
 
 
 def load_env() -> None:
@@ -36,3 +38,10 @@ def require_env(name: str) -> str:
     if not value:
         pytest.fail(f"{name} is not set: {HINT}", pytrace=False)
     return value
+
+
+def devenv(*args: str) -> None:
+    """Run ``scripts/env/devenv.py`` (e.g. ``stop kafka``, ``start kube-apiserver``): how a
+    test takes a real part away and brings it back."""
+    subprocess.run([sys.executable, str(REPO / "scripts/env/devenv.py"), *args], check=True,
+                   stdout=subprocess.DEVNULL)

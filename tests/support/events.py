@@ -7,7 +7,7 @@ from kubernetes import client
 
 from support.wait import wait_until
 
-__all__ = ["event_list", "event_reasons", "wait_for_events"]
+__all__ = ["event_list", "event_reasons", "events_by_object", "wait_for_events"]
 
 
 # An Event's type and reason are optional in the API; kopf sets both.
@@ -19,6 +19,15 @@ def event_list(api: client.ApiClient, ns: str, name: str) -> list[tuple[str | No
     included (to count them)."""
     items = client.CoreV1Api(api).list_namespaced_event(ns).items
     return [(e.type, e.reason) for e in items if e.involved_object.name == name]
+
+
+def events_by_object(api: client.ApiClient, ns: str,
+                     ) -> dict[str, list[tuple[str | None, str | None]]]:
+    """event_list for every object of ``ns`` at once (one LIST)."""
+    out: dict[str, list[tuple[str | None, str | None]]] = {}
+    for e in client.CoreV1Api(api).list_namespaced_event(ns).items:
+        out.setdefault(str(e.involved_object.name), []).append((e.type, e.reason))
+    return out
 
 
 def event_reasons(api: client.ApiClient, ns: str, name: str) -> Seen:

@@ -86,6 +86,8 @@ namespace, or by the ClusterRole when watchAllNamespaces is set. Only the verbs 
 resource needs; no wildcards.
   - our CRs: kopf lists/watches them and patches the main object (its finalizer for
     topicDeletionPolicy Delete); the operator writes status only, through /status.
+  - our CRs' /finalizers: update, which the API server requires of whoever sets
+    blockOwnerDeletion on a child's ownerReference to them (OwnerReferencesPermissionEnforcement).
   - events: kopf posts (create) and aggregates (patch) them.
   - secrets: get only: the Kafka credentials a DashStreamPipeline names. Never list.
   - children: server-side apply (create/patch), prune (list + delete), watch.
@@ -97,6 +99,10 @@ resource needs; no wildcards.
 - apiGroups: ["dashstream.io"]
   resources: ["dashstreampipelines/status", "alertrulesets/status", "dashboardsets/status"]
   verbs: ["get", "patch"]
+- apiGroups: ["dashstream.io"]
+  resources: ["dashstreampipelines/finalizers", "alertrulesets/finalizers",
+              "dashboardsets/finalizers"]
+  verbs: ["update"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]

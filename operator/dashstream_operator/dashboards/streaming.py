@@ -34,7 +34,8 @@ _ANOMALY_STEPS = ((None, "green"), (0.1, "red"))
 def _overview(b: DashboardBuilder) -> None:
     error = rate(_MESSAGES, {"status": "error"}, window=STAT_WINDOW)
     # The HighMessageProcessingErrorRate definition: skipped old data (old_data_error)
-    # is neither a failure nor a processed message (M-645).
+    # is neither a failure nor a processed message, so a backlog written before this
+    # consumer started cannot raise the error ratio.
     handled = (f'sum(rate({_MESSAGES}{{status=~"success|error",{SCOPE_MATCHER}}}'
                f"[{STAT_WINDOW}]))")
     b.row("Overview").add(

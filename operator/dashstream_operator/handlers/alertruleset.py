@@ -1,4 +1,4 @@
-"""kopf handlers of AlertRuleSet: thin — parse, reconcile, report (issue 6).
+"""kopf handlers of AlertRuleSet: thin — parse, reconcile, report.
 
 Level-based: every event of the set (its listing at operator start, creation, spec
 and status changes), events of the synced children (a hand edit or deletion is put
@@ -18,14 +18,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
 from dashstream_operator.handlers.children import register_owner_callback
 from dashstream_operator.handlers.resync import register_resync
-from dashstream_operator.handlers.startup import object_lock
+from dashstream_operator.handlers.skeleton import (
+    REPAIR_REASONS,
+    child_event_matters,
+    locked_newest,
+    log_failure,
+    log_refusal,
+    now,
+    paused,
+    post_events,
+    write_status,
+)
 from dashstream_operator.models import (
     ALERT_RULE_SET,
     GROUP,
@@ -34,7 +43,7 @@ from dashstream_operator.models import (
     AlertRuleSetStatus,
     SpecError,
 )
-from dashstream_operator.observability import METRICS, about, reconcile_timer
+from dashstream_operator.observability import METRICS, reconcile_timer
 from dashstream_operator.reconcile.alertruleset import LastValid, reconcile_alertruleset
 from dashstream_operator.reconcile.status import invalid_spec_patch
 
@@ -51,46 +60,26 @@ def _last_valid(memo: kopf.Memo) -> LastValid:
     return store
 
 
-def _write_status(memo: kopf.Memo, body: Mapping[str, Any], patch: dict[str, Any] | None) -> None:
-    if patch is None:
-        return  # a no-op reconcile writes nothing
-    meta = body["metadata"]
-    updated = memo.kube.patch_status(ALERT_RULE_SET, meta["namespace"], meta["name"], patch)
-    if updated:
-        memo.bodies.put(updated)  # our write is the newest truth until the watch catches up
-
-
 def reconcile(body: Mapping[str, Any], memo: kopf.Memo) -> None:
     """Read, validate, sync (or keep the last valid content), report."""
-    raw = dict(body)
-    with reconcile_timer(KIND), object_lock(raw["metadata"]["uid"]):
-        # Re-read under the lock: another path may have written status meanwhile.
-        cached = memo.bodies.get(KIND, raw["metadata"]["namespace"], raw["metadata"]["name"])
-        if cached is not None and cached["metadata"].get("uid") == raw["metadata"]["uid"] and \
-                int(cached["metadata"].get("resourceVersion", 0)) >= int(
-                    raw["metadata"].get("resourceVersion", 0)):
-            raw = cached
+    with reconcile_timer(KIND), locked_newest(memo, body) as raw:
+        if paused(memo, ALERT_RULE_SET, raw, AlertRuleSetStatus):
+            return
         try:
             spec = AlertRuleSetSpec.from_body(raw)
         except SpecError as exc:
-            _report_invalid(memo, raw, exc)
-            raise kopf.PermanentError(f"invalid spec: {exc}") from exc
+            # Admission (schema and CEL) should have refused it; say so in status.
+            METRICS.validation_failures.labels(KIND, "InvalidSpec").inc()
+            write_status(memo, ALERT_RULE_SET, raw, invalid_spec_patch(
+                AlertRuleSetStatus.from_body(raw), raw, "Valid", str(exc), now()))
+            log_refusal(ALERT_RULE_SET, raw, f"invalid spec: {exc}")
+            return
         result = reconcile_alertruleset(raw, spec, memo.kube, memo.children, _last_valid(memo))
-        for type_, reason, message in result.events:
-            kopf.event(raw, type=type_, reason=reason, message=message)
-            if reason == "DriftRepaired":
-                METRICS.drift_repairs.labels(KIND).inc()
-            elif type_ == "Warning":
+        post_events(memo, raw, result.events)
+        for type_, reason, _message in result.events:
+            if type_ == "Warning" and reason not in REPAIR_REASONS:
                 METRICS.validation_failures.labels(KIND, reason).inc()
-        _write_status(memo, raw, result.patch)
-
-
-def _report_invalid(memo: kopf.Memo, body: Mapping[str, Any], exc: SpecError) -> None:
-    """Admission (schema and CEL) should have refused it; say so in status."""
-    METRICS.validation_failures.labels(KIND, "InvalidSpec").inc()
-    _write_status(memo, body, invalid_spec_patch(
-        AlertRuleSetStatus.from_body(body), body, "Valid", str(exc),
-        datetime.now(UTC).replace(microsecond=0)))
+        write_status(memo, ALERT_RULE_SET, raw, result.patch)
 
 
 def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo) -> None:
@@ -98,13 +87,8 @@ def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo) -> None:
     meta = body["metadata"]
     try:
         reconcile(body, memo)
-    except kopf.PermanentError as exc:
-        log.info("AlertRuleSet %s/%s: %s", meta.get("namespace"), meta.get("name"), exc,
-                 extra=about("AlertRuleSet", meta.get("namespace"), meta.get("name")))
-    except Exception:
-        log.exception("reconcile of AlertRuleSet %s/%s failed; the resync loop retries",
-                      meta.get("namespace"), meta.get("name"),
-                      extra=about("AlertRuleSet", meta.get("namespace"), meta.get("name")))
+    except Exception as exc:
+        log_failure(KIND, meta.get("namespace"), meta.get("name"), "reconcile", exc)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="alertruleset-reconcile")
@@ -122,25 +106,15 @@ def on_alertruleset(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None
 def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,
                         child_deleted: bool) -> None:
     """A synced ConfigMap or PrometheusRule changed or vanished: re-apply what differs."""
-    body = memo.bodies.get(KIND, namespace, name)
-    if body is None or body["metadata"].get("uid") != uid or \
-            body["metadata"].get("deletionTimestamp"):
-        return  # unknown yet, a child of an older set of the same name, or going away
-    if child_deleted:
-        # Garbage collection after the owner's deletion also deletes children: ask the
-        # API server, not the cache, before re-creating anything.
-        fresh = memo.kube.get_cr(ALERT_RULE_SET, namespace, name)
-        if fresh is None or fresh["metadata"].get("uid") != uid or \
-                fresh["metadata"].get("deletionTimestamp"):
-            return
-    _reconcile_quietly(body, memo)
+    body = child_event_matters(memo, ALERT_RULE_SET, namespace, name, uid, child_deleted)
+    if body is not None:
+        _reconcile_quietly(body, memo)
 
 
 register_owner_callback(KIND, on_children_changed)
 
 
 def _resync(body: dict[str, Any], memo: kopf.Memo) -> None:
-    memo.bodies.put(body)
     _reconcile_quietly(body, memo)
 
 
@@ -168,6 +142,6 @@ def on_source_configmap(namespace: str, name: str, memo: kopf.Memo,
                         **_: Any) -> None:
     """A rule source ConfigMap changed or vanished: re-validate the sets reading it."""
     for set_name in sorted(set(alertruleset_sources.get((namespace, name), []))):
-        body = memo.bodies.get(KIND, namespace, set_name)
+        body = memo.bodies.find(KIND, namespace, set_name)
         if body is not None:
             _reconcile_quietly(body, memo)

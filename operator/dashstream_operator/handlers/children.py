@@ -4,7 +4,9 @@ Every child we render carries ``app.kubernetes.io/managed-by: dashstream-operato
 and a controller ownerReference to one of our CRs. A watch event on a child updates
 the child cache and hands the owner to that kind's "children changed" callback,
 which re-renders and re-applies only what differs: a hand edit or a deleted child is
-repaired within a second or so, without waiting for any timer.
+repaired within a second or so, without waiting for any timer. What a watch misses
+(a gap while it reconnects) the resync pass finds: it refreshes the caches from
+LISTs (handlers/resync.py).
 """
 
 from __future__ import annotations
@@ -16,26 +18,28 @@ from typing import Any
 
 import kopf
 
+from dashstream_operator.handlers.skeleton import log_failure
 from dashstream_operator.models import GROUP, KINDS, VERSION
-from dashstream_operator.observability import about
 
-__all__ = ["MANAGED_BY", "BodyCache", "register_owner_callback"]
+__all__ = ["CHILD_RESOURCES", "MANAGED_BY", "MANAGED_BY_SELECTOR", "Coalescer",
+           "register_owner_callback"]
 
 log = logging.getLogger(__name__)
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "dashstream-operator"}
 OUR_API_VERSION = f"{GROUP}/{VERSION}"
 
-# (group, version, plural) of every kind of child; the optional CRDs' kinds are simply
-# not watched by kopf until they exist in the cluster.
+# (group, version, plural, kind) of every kind of child; the optional CRDs' kinds are
+# simply not watched by kopf (nor listed by the resync) until they exist in the cluster.
 CHILD_RESOURCES = (
-    ("apps", "v1", "deployments"),
-    ("", "v1", "services"),
-    ("", "v1", "configmaps"),
-    ("monitoring.coreos.com", "v1", "servicemonitors"),
-    ("monitoring.coreos.com", "v1", "prometheusrules"),
-    ("grafana.integreatly.org", "v1beta1", "grafanadashboards"),
+    ("apps", "v1", "deployments", "Deployment"),
+    ("", "v1", "services", "Service"),
+    ("", "v1", "configmaps", "ConfigMap"),
+    ("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor"),
+    ("monitoring.coreos.com", "v1", "prometheusrules", "PrometheusRule"),
+    ("grafana.integreatly.org", "v1beta1", "grafanadashboards", "GrafanaDashboard"),
 )
+MANAGED_BY_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
 
 # owner kind -> callback(memo, namespace, name, uid, child_deleted)
 OwnerCallback = Callable[[kopf.Memo, str, str, str, bool], None]
@@ -46,40 +50,38 @@ def register_owner_callback(kind: str, fn: OwnerCallback) -> None:
     _CALLBACKS[kind] = fn
 
 
-class BodyCache:
-    """Latest body of each of our CRs, by (kind, namespace, name), from watch events
-    and our own status writes (whichever has the newer resourceVersion)."""
+class Coalescer:
+    """Many events of one owner's children while its reconcile runs (a rollout moves a
+    Deployment's status a dozen times) become one more reconcile, not a dozen. A
+    pending call made for a deletion is not replaced by one made for a change: the
+    deletion's call checks with the API server that the owner is not being deleted."""
 
     def __init__(self) -> None:
-        self._bodies: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._pending: dict[str, tuple[Callable[[], None], bool] | None] = {}
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _key(body: Mapping[str, Any]) -> tuple[str, str, str]:
-        meta = body["metadata"]
-        return body["kind"], meta.get("namespace", ""), meta["name"]
-
-    def put(self, body: Mapping[str, Any]) -> None:
-        key = self._key(body)
+    def run(self, key: str, fn: Callable[[], None], for_deletion: bool = False) -> None:
         with self._lock:
-            old = self._bodies.get(key)
-            if old is None or _rv(body) >= _rv(old):
-                self._bodies[key] = dict(body)
+            if key in self._pending:
+                waiting = self._pending[key]
+                if waiting is None or not waiting[1]:
+                    self._pending[key] = (fn, for_deletion)  # the running one goes again
+                return
+            self._pending[key] = None
+        try:
+            while True:
+                fn()
+                with self._lock:
+                    waiting = self._pending[key]
+                    if waiting is None:
+                        return
+                    fn, self._pending[key] = waiting[0], None
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
 
-    def remove(self, body: Mapping[str, Any]) -> None:
-        with self._lock:
-            self._bodies.pop(self._key(body), None)
 
-    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        with self._lock:
-            return self._bodies.get((kind, namespace, name))
-
-
-def _rv(obj: Mapping[str, Any]) -> int:
-    try:
-        return int(obj["metadata"].get("resourceVersion", 0))
-    except (TypeError, ValueError):
-        return 0
+_COALESCER = Coalescer()
 
 
 def _controller_owner(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -100,15 +102,15 @@ def on_child_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
     callback = _CALLBACKS.get(owner["kind"]) if owner else None
     if owner is None or callback is None:
         return
+    ns = obj["metadata"]["namespace"]
     try:
-        callback(memo, obj["metadata"]["namespace"], owner["name"], owner["uid"], deleted)
-    except Exception:
-        log.exception("repairing children of %s %s/%s failed", owner["kind"],
-                      obj["metadata"]["namespace"], owner["name"],
-                      extra=about(owner["kind"], obj["metadata"]["namespace"], owner["name"]))
+        _COALESCER.run(owner["uid"], lambda: callback(memo, ns, owner["name"], owner["uid"],
+                                                      deleted), for_deletion=deleted)
+    except Exception as exc:
+        log_failure(owner["kind"], ns, owner["name"], "repairing children", exc)
 
 
-for _group, _version, _plural in CHILD_RESOURCES:
+for _group, _version, _plural, _kind in CHILD_RESOURCES:
     kopf.on.event(_group, _version, _plural, labels=MANAGED_BY,
                   id=f"watch-{_plural}")(on_child_event)
 

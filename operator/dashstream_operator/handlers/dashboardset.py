@@ -27,14 +27,23 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
 from dashstream_operator.handlers.children import register_owner_callback
 from dashstream_operator.handlers.resync import register_resync
-from dashstream_operator.handlers.startup import RESYNC_SECONDS, object_lock
+from dashstream_operator.handlers.skeleton import (
+    child_event_matters,
+    locked_newest,
+    log_failure,
+    log_refusal,
+    now,
+    paused,
+    post_events,
+    write_status,
+)
+from dashstream_operator.handlers.startup import RESYNC_SECONDS
 from dashstream_operator.k8s import Kube
 from dashstream_operator.models import (
     ALERT_RULE_SET,
@@ -45,7 +54,7 @@ from dashstream_operator.models import (
     DashboardSetStatus,
     SpecError,
 )
-from dashstream_operator.observability import about
+from dashstream_operator.observability import METRICS, about, reconcile_timer
 from dashstream_operator.reconcile.dashboardset import (
     UidClaim,
     claim_of,
@@ -124,57 +133,35 @@ def _grafana_crd(kube: Kube) -> bool:
     return present
 
 
-def _newest(*bodies: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    found = [b for b in bodies if b is not None]
-    if not found:
-        return None
-    return dict(max(found, key=lambda b: int(b["metadata"].get("resourceVersion") or 0)))
-
-
-def _write_status(memo: kopf.Memo, body: Mapping[str, Any], patch: dict[str, Any] | None) -> None:
-    if patch is None:
-        return
-    meta = body["metadata"]
-    updated = memo.kube.patch_status(DASHBOARD_SET, meta["namespace"], meta["name"], patch)
-    if updated:
-        memo.bodies.put(updated)  # our write is the newest truth until the watch catches up
-
-
 def reconcile(memo: kopf.Memo, namespace: str, name: str, *, repair: bool = False,
               body: Mapping[str, Any] | None = None) -> None:
     """Reconcile one set from the newest body known (the given one or the cache's)."""
-    raw = _newest(body, memo.bodies.get(KIND, namespace, name))
-    if raw is None or raw["metadata"].get("deletionTimestamp"):
+    known = body if body is not None else memo.bodies.find(KIND, namespace, name)
+    if known is None or known["metadata"].get("deletionTimestamp"):
         return
-    with object_lock(raw["metadata"]["uid"]):
-        # Re-read under the lock: another path may have written status meanwhile.
-        cached = memo.bodies.get(KIND, namespace, name)
-        if cached is not None and cached["metadata"].get("uid") == raw["metadata"]["uid"]:
-            raw = _newest(raw, cached) or raw
+    with reconcile_timer(KIND), locked_newest(memo, known) as raw:
+        if paused(memo, DASHBOARD_SET, raw, DashboardSetStatus):
+            return
         try:
             spec = DashboardSetSpec.from_body(raw)
         except SpecError as exc:
-            _report_invalid(memo, raw, exc)
+            # Admission (schema, CEL) should have refused it; say so in status.
+            METRICS.validation_failures.labels(KIND, "InvalidSpec").inc()
+            write_status(memo, DASHBOARD_SET, raw, invalid_spec_patch(
+                DashboardSetStatus.from_body(raw), raw, "Valid", str(exc), now()))
+            log_refusal(DASHBOARD_SET, raw, f"invalid spec: {exc}")
             return
         indexes: _Indexes | None = getattr(memo, "dashboard_indexes", None)
         peers = _values(indexes.uids if indexes else None, namespace)
         recorded = frozenset().union(*_values(indexes.recorded if indexes else None, namespace))
         result = reconcile_dashboardset(raw, spec, memo.kube, memo.children, peers, recorded,
                                         _grafana_crd(memo.kube), repair)
-        for type_, reason, message in result.events:
-            kopf.event(raw, type=type_, reason=reason, message=message)
-        _write_status(memo, raw, result.patch)
+        post_events(memo, raw, result.events)
+        write_status(memo, DASHBOARD_SET, raw, result.patch)
     if result.retry:
         log.info("dashboardset %s/%s: %s; retrying within %.0fs", namespace, name,
                  result.retry, RESYNC_SECONDS,
                  extra=about("DashboardSet", namespace, name))
-
-
-def _report_invalid(memo: kopf.Memo, body: Mapping[str, Any], exc: SpecError) -> None:
-    """Admission (schema, CEL) should have refused it; say so in status, do not retry."""
-    _write_status(memo, body, invalid_spec_patch(
-        DashboardSetStatus.from_body(body), body, "Valid", str(exc),
-        datetime.now(UTC).replace(microsecond=0)))
 
 
 def _wake_peers(memo: kopf.Memo, body: Mapping[str, Any]) -> None:
@@ -193,7 +180,7 @@ def on_dashboardset(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None
     if event.get("type") != "DELETED":  # children go with their ownerReferences
         memo.bodies.put(obj)
         reconcile(memo, meta["namespace"], meta["name"], body=obj)
-        obj = memo.bodies.get(KIND, meta["namespace"], meta["name"]) or obj
+        obj = memo.bodies.find(KIND, meta["namespace"], meta["name"]) or obj
     _wake_peers(memo, obj)
 
 
@@ -232,17 +219,8 @@ def on_recording_rules(namespace: str, memo: kopf.Memo,
 def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,
                         child_deleted: bool) -> None:
     """A child of this set changed or vanished: put back what differs."""
-    body = memo.bodies.get(KIND, namespace, name)
-    if body is None or body["metadata"].get("uid") != uid:
-        return  # not (yet) known, or a child of an older set of the same name
-    if child_deleted:
-        # Garbage collection after the set's deletion also deletes children: ask the
-        # API server, not the cache, before re-creating anything.
-        fresh = memo.kube.get_cr(DASHBOARD_SET, namespace, name)
-        if fresh is None or fresh["metadata"].get("uid") != uid or fresh["metadata"].get(
-                "deletionTimestamp"):
-            return
-    reconcile(memo, namespace, name, repair=True)
+    if child_event_matters(memo, DASHBOARD_SET, namespace, name, uid, child_deleted):
+        reconcile(memo, namespace, name, repair=True)
 
 
 register_owner_callback(KIND, on_children_changed)
@@ -253,9 +231,8 @@ def _resync(body: dict[str, Any], memo: kopf.Memo) -> None:
     meta = body["metadata"]
     try:
         reconcile(memo, meta["namespace"], meta["name"], repair=True, body=body)
-    except Exception:
-        log.exception("resync of dashboardset %s/%s failed", meta["namespace"], meta["name"],
-                      extra=about("DashboardSet", meta["namespace"], meta["name"]))
+    except Exception as exc:
+        log_failure(KIND, meta["namespace"], meta["name"], "resync", exc)
 
 
 register_resync(DASHBOARD_SET, _resync)

@@ -1,6 +1,11 @@
 """The resync loop: every interval, reconcile every object of our three kinds, from one
 LIST per kind (and watched namespace).
 
+Each pass starts by refreshing the caches from LISTs: the children of every kind we
+manage (by our managed-by label) and our own objects. Whatever a watch missed while
+it reconnected (an object deleted in the gap emits no DELETED event after a relist)
+is then known, so it is repaired in the same pass.
+
 Why not ``@kopf.timer``: kopf puts a finalizer on every object that has a timer or
 daemon, and a finalizer on a ``Retain`` pipeline would block namespace deletion
 whenever the operator is gone (Strimzi's most-reported problem). One operator-level
@@ -20,12 +25,18 @@ from typing import Any
 import kopf
 from kubernetes import client
 
-from dashstream_operator.handlers.pipeline import claims_index, reconcile
+from dashstream_operator.handlers.children import CHILD_RESOURCES, MANAGED_BY_SELECTOR
+from dashstream_operator.handlers.pipeline import reconcile
+from dashstream_operator.handlers.skeleton import log_failure
 from dashstream_operator.handlers.startup import RESYNC_SECONDS
+from dashstream_operator.k8s import Kube, api_unavailable
 from dashstream_operator.models import GROUP, PIPELINE, VERSION, KindInfo
-from dashstream_operator.observability import METRICS, about
+from dashstream_operator.observability import METRICS
+from dashstream_operator.reconcile.cache import ObjectCache
+from dashstream_operator.reconcile.claims import claims_index
 
-__all__ = ["list_objects", "list_pipelines", "register_resync", "resync_once"]
+__all__ = ["list_objects", "list_pipelines", "refresh_children", "register_resync",
+           "resync_once"]
 
 log = logging.getLogger(__name__)
 CONCURRENCY = int(os.environ.get("DASHSTREAM_RESYNC_CONCURRENCY", "8"))
@@ -41,9 +52,15 @@ def register_resync(kind: KindInfo, fn: Callable[[dict[str, Any], kopf.Memo], No
     _OTHER_KINDS.append((kind, fn))
 
 
+def watched_namespaces() -> list[str] | None:
+    """The namespaces the operator watches; None: all of them."""
+    found = [n for n in os.environ.get("DASHSTREAM_WATCH_NAMESPACES", "").split(",") if n]
+    return found or None
+
+
 def list_objects(custom: client.CustomObjectsApi, plural: str) -> list[dict[str, Any]]:
     """Our CRs of one kind in the watched namespaces (one LIST each, or one cluster-wide)."""
-    namespaces = [n for n in os.environ.get("DASHSTREAM_WATCH_NAMESPACES", "").split(",") if n]
+    namespaces = watched_namespaces()
     if not namespaces:
         listing: Any = custom.list_cluster_custom_object(GROUP, VERSION, plural)
         return list(listing["items"])
@@ -59,44 +76,70 @@ def list_pipelines(custom: client.CustomObjectsApi) -> list[dict[str, Any]]:
     return list_objects(custom, PIPELINE.plural)
 
 
+def refresh_children(kube: Kube, cache: ObjectCache) -> int:
+    """Refresh the child cache from one labelled LIST per kind (and watched namespace);
+    returns how many entries the LISTs no longer had."""
+    namespaces = watched_namespaces()
+    dropped = 0
+    for group, version, _plural, kind in CHILD_RESOURCES:
+        api_version = f"{group}/{version}" if group else version
+        if not kube.has_kind(api_version, kind):
+            continue
+        since = cache.mark()
+        items: list[dict[str, Any]] = []
+        scopes: list[str | None] = list(namespaces) if namespaces else [None]
+        for ns in scopes:
+            items += kube.list_labelled(api_version, kind, ns, MANAGED_BY_SELECTOR)
+        dropped += cache.refresh(api_version, kind, namespaces, items, since)
+    return dropped
+
+
+def _refresh_bodies(cache: ObjectCache, kind: KindInfo, listed: list[dict[str, Any]],
+                    since: int) -> None:
+    cache.refresh(f"{GROUP}/{VERSION}", kind.kind, watched_namespaces(),
+                  [{**b, "kind": kind.kind} for b in listed], since)
+
+
 def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo,
                        claims: dict[str, Any]) -> None:
     try:
-        memo.bodies.put(body)
         reconcile(body, memo, claims, repair=True)
-    except (kopf.TemporaryError, kopf.PermanentError) as exc:
-        # Already reported in status; the next tick tries again.
+    except Exception as exc:
         meta = body["metadata"]
-        log.info("resync of %s/%s: %s", meta.get("namespace"), meta.get("name"), exc,
-                 extra=about(body.get("kind", ""), meta.get("namespace"), meta.get("name")))
-    except Exception:
-        meta = body["metadata"]
-        log.exception("resync of %s/%s failed", meta.get("namespace"), meta.get("name"),
-                      extra=about(body.get("kind", ""), meta.get("namespace"), meta.get("name")))
+        log_failure(PIPELINE.kind, meta.get("namespace"), meta.get("name"), "resync", exc)
 
 
 async def resync_once(memo: kopf.Memo) -> int:
     loop = asyncio.get_running_loop()
+    memo.kafka.begin_pass()
+    dropped = await loop.run_in_executor(None, refresh_children, memo.kube, memo.children)
+    if dropped:
+        log.info("resync: %d children no watch reported gone were dropped from the cache",
+                 dropped)
+    since = memo.bodies.mark()
     bodies = await loop.run_in_executor(None, list_pipelines, memo.kube.custom)
+    _refresh_bodies(memo.bodies, PIPELINE, bodies, since)
     live = [b for b in bodies if not b["metadata"].get("deletionTimestamp")]
     claims = claims_index(live)
     sem = asyncio.Semaphore(CONCURRENCY)
 
     async def one(body: dict[str, Any]) -> None:
         async with sem:
-            # copy_context: kopf.event() needs the operator's event queue (a context var).
+            # copy_context: keeps the operator's logging context in the worker thread.
             ctx = contextvars.copy_context()
             await loop.run_in_executor(None, ctx.run, _reconcile_quietly, body, memo, claims)
 
     await asyncio.gather(*(one(b) for b in live))
     count = len(live)
     for kind, fn in _OTHER_KINDS:
+        since = memo.bodies.mark()
         try:
             others = await loop.run_in_executor(None, list_objects, memo.kube.custom,
                                                 kind.plural)
         except client.ApiException as exc:  # e.g. that CRD is not installed: skip the kind
             log.warning("resync cannot list %s: %s %s", kind.plural, exc.status, exc.reason)
             continue
+        _refresh_bodies(memo.bodies, kind, others, since)
         others = [b for b in others if not b["metadata"].get("deletionTimestamp")]
 
         async def other(body: dict[str, Any],
@@ -109,18 +152,29 @@ async def resync_once(memo: kopf.Memo) -> int:
         count += len(others)
     METRICS.resync_objects.set(count)
     METRICS.last_resync.set_to_current_time()
+    METRICS.resync_passes.inc()
     return count
 
 
 async def _loop(memo: kopf.Memo) -> None:
+    api_down = False
     while True:
         await asyncio.sleep(RESYNC_SECONDS)  # the loop's own cadence, not a retry wait
         try:
             await resync_once(memo)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("resync pass failed; retrying in %.0fs", RESYNC_SECONDS)
+        except Exception as exc:
+            if not api_unavailable(exc):
+                log.exception("resync pass failed; retrying in %.0fs", RESYNC_SECONDS)
+            elif not api_down:  # once per outage, not once per pass
+                log.warning("resync pass: API server unavailable (%s); retrying every %.0fs",
+                            type(exc).__name__, RESYNC_SECONDS)
+            api_down = api_unavailable(exc)
+            continue
+        if api_down:
+            log.info("resync pass: API server available again")
+            api_down = False
 
 
 @kopf.on.startup(id="resync-start")

@@ -1,40 +1,38 @@
-"""Operator-wide settings and shared clients (kopf startup/probe handlers)."""
+"""Operator-wide settings and shared clients (kopf startup/cleanup handlers)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import threading
-from collections import defaultdict
 from typing import Any
 
 import kopf
 
-from dashstream_operator.handlers.children import BodyCache
+from dashstream_operator.handlers.children import CHILD_RESOURCES, MANAGED_BY_SELECTOR
+from dashstream_operator.handlers.retry import RetryQueue
 from dashstream_operator.k8s import Kube
 from dashstream_operator.kafka.admin import AdminPool
-from dashstream_operator.observability import serve
-from dashstream_operator.reconcile.children import ChildCache
+from dashstream_operator.observability import METRICS, serve
+from dashstream_operator.reconcile.cache import BodyCache, ChildCache
 
-__all__ = ["RESYNC_SECONDS", "object_lock"]
+__all__ = ["KAFKA_TIMEOUT_SECONDS", "RESYNC_SECONDS", "SHUTDOWN_GRACE_SECONDS"]
+
+log = logging.getLogger(__name__)
 
 # The timer interval must be known when handlers are registered (import time), so it
 # comes from the environment; `dashstream-operator --resync-interval` sets it.
 RESYNC_SECONDS = float(os.environ.get("DASHSTREAM_RESYNC_SECONDS", "15"))
 KAFKA_TIMEOUT_SECONDS = float(os.environ.get("DASHSTREAM_KAFKA_TIMEOUT_SECONDS", "10"))
-
-_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-_locks_guard = threading.Lock()
-
-
-def object_lock(uid: str) -> threading.Lock:
-    """One lock per object: a timer tick and a change handler never reconcile the same
-    object at once (kopf serialises events per object, but timers run beside them)."""
-    with _locks_guard:
-        return _locks[uid]
+# After SIGTERM, handlers still inside a Kafka call (a dead broker answers only at the
+# client's timeout, several times over) would hold the process past the pod's grace
+# period; nothing they could still write matters once we stop, so we exit after this.
+SHUTDOWN_GRACE_SECONDS = 3.0
 
 
 @kopf.on.startup(id="configure")
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     # GitOps: keep kopf's bookkeeping out of metadata.annotations (Argo CD owns them);
     # it goes to status.kopf, which the CRD declares as free-form.
     settings.persistence.progress_storage = kopf.StatusProgressStorage()
@@ -48,28 +46,64 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.client_timeout = 150
     settings.watching.connect_timeout = 10
     settings.execution.max_workers = int(os.environ.get("DASHSTREAM_WORKERS", "16"))
+    # The API server sends only our children, not every Deployment or Service of the
+    # namespaces. ConfigMaps are the exception: rule and dashboard sources are the
+    # users' own, unlabelled ConfigMaps.
+    for group, version, plural, _kind in CHILD_RESOURCES:
+        if plural != "configmaps":
+            settings.watching.label_selectors[group, version, plural] = MANAGED_BY_SELECTOR
     memo.kube = Kube()
     memo.kafka = AdminPool(timeout=KAFKA_TIMEOUT_SECONDS)
     memo.children = ChildCache()
     memo.bodies = BodyCache()
+    memo.retries = RetryQueue(asyncio.get_running_loop(), longest=RESYNC_SECONDS)
 
 
 @kopf.on.startup(id="http-endpoint")
 async def http_endpoint(memo: kopf.Memo, **_: Any) -> None:
     """/healthz and /metrics on the liveness URL (kopf's own liveness server is off)."""
+    memo.heartbeat = asyncio.create_task(_beat())
     url = os.environ.get("DASHSTREAM_LIVENESS", "none")
     if url != "none":
-        memo.http = await serve(url, stale_after=max(60.0, 3 * RESYNC_SECONDS))
+        memo.http = await serve(url, alive=lambda: _alive(memo))
+
+
+async def _beat() -> None:
+    """Proves the event loop runs: /healthz reads how long ago this last ticked."""
+    while True:
+        METRICS.heartbeat.set_to_current_time()
+        await asyncio.sleep(1.0)  # the heartbeat's own cadence
+
+
+def _alive(memo: kopf.Memo) -> str | None:
+    """Why the operator is not alive (a dead resync loop), or None."""
+    task = getattr(memo, "resync_task", None)
+    if task is not None and task.done() and not task.cancelled():
+        return f"resync loop ended: {task.exception()!r}"
+    return None
 
 
 @kopf.on.cleanup(id="http-endpoint-stop")
 async def http_endpoint_stop(memo: kopf.Memo, **_: Any) -> None:
+    for name in ("heartbeat",):
+        task = getattr(memo, name, None)
+        if task is not None:
+            task.cancel()
+    retries = getattr(memo, "retries", None)
+    if retries is not None:
+        retries.cancel_all()
     runner = getattr(memo, "http", None)
     if runner is not None:
         await runner.cleanup()
+    _exit_after(SHUTDOWN_GRACE_SECONDS)
 
 
-@kopf.on.probe(id="kafka-admins")
-def kafka_admins(memo: kopf.Memo, **_: Any) -> int:
-    """Reported on the liveness endpoint; proves the memo (clients) is initialised."""
-    return len(getattr(memo.kafka, "_admins", {}))
+def _exit_after(seconds: float) -> None:
+    def leave() -> None:
+        log.info("stopping: handlers still waiting (e.g. on Kafka) are abandoned")
+        logging.shutdown()
+        os._exit(0)
+
+    timer = threading.Timer(seconds, leave)
+    timer.daemon = True
+    timer.start()

@@ -8,7 +8,9 @@ call carries a timeout so an unreachable broker becomes ``KafkaUnavailable`` qui
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,7 +29,7 @@ from confluent_kafka.admin import (
 from dashstream_operator.kafka.plan import ObservedTopic, TopicPlan
 
 __all__ = ["MAX_PARTITIONS_PER_REQUEST", "NOT_AUTHORIZED", "AdminPool", "KafkaAdmin",
-           "KafkaUnavailable", "TopicError", "partition_batches"]
+           "KafkaUnavailable", "LibrdkafkaLog", "TopicError", "partition_batches"]
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +95,42 @@ def _error_of(exc: BaseException) -> tuple[str, str, bool]:
     return KAFKA_ERROR, str(exc), False
 
 
+class LibrdkafkaLog:
+    """librdkafka's own log lines, through the operator's logger (JSON like the rest)
+    instead of raw ``%3|…|FAIL|…`` lines on stderr. A dead broker makes librdkafka
+    repeat the same line every reconnect: each distinct line is logged once a minute,
+    at most as a warning (status and the KafkaUnavailable Event are what report it)."""
+
+    REPEAT_AFTER = 60.0
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def log(self, level: int, fmt: str, *args: Any) -> None:  # called by librdkafka
+        message = fmt % args if args else fmt
+        key = re.sub(r"\d+", "#", message)  # "after 3ms" and "after 5ms" are one line
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(key, -self.REPEAT_AFTER) < self.REPEAT_AFTER:
+                return
+            if len(self._last) > 1000:
+                self._last.clear()
+            self._last[key] = now
+        log.log(max(min(level, logging.WARNING), logging.DEBUG), "librdkafka: %s", message)
+
+
+LIBRDKAFKA_LOG = LibrdkafkaLog()
+
+
 class KafkaAdmin:
     """Topic operations against one Kafka cluster (one AdminClient, reused)."""
 
     def __init__(self, conf: Mapping[str, str], timeout: float = 10.0) -> None:
         self.timeout = timeout
+        # Set when a metadata request failed in this resync pass: the other pipelines
+        # of the same cluster then fail at once instead of each waiting the timeout.
+        self.down: str | None = None
         # allow.auto.create.topics: librdkafka runs an admin client as a producer, whose
         # default is true, so asking for one topic by name (describe) would make a broker
         # with auto.create.topics.enable (Kafka's default) create it with its defaults.
@@ -105,7 +138,8 @@ class KafkaAdmin:
                 "reconnect.backoff.max.ms": "2000", "allow.auto.create.topics": "false"}
         # error_cb: connection errors are reported through KafkaUnavailable and status;
         # librdkafka's own stderr lines would only repeat them (with the broker address).
-        full: dict[str, Any] = {**base, **conf, "error_cb": lambda _e: None}
+        full: dict[str, Any] = {**base, **conf, "error_cb": lambda _e: None,
+                                "logger": LIBRDKAFKA_LOG}
         self._client = AdminClient(full)
 
     def _check(self, futures: Mapping[Any, Any]) -> dict[str, BaseException | None]:
@@ -119,15 +153,29 @@ class KafkaAdmin:
                 out[name] = exc
         return out
 
+    def drain_logs(self) -> None:
+        """Hand librdkafka's queued log lines to LIBRDKAFKA_LOG: with a ``logger`` set they
+        wait in the client's queue until polled (and would pile up in memory)."""
+        self._client.poll(0)
+
     def describe(self, names: Iterable[str]) -> dict[str, ObservedTopic | TopicError | None]:
+        try:
+            return self._describe(names)
+        finally:
+            self.drain_logs()
+
+    def _describe(self, names: Iterable[str]) -> dict[str, ObservedTopic | TopicError | None]:
         """Each topic as the broker describes it; None when absent; a TopicError when the
         broker refuses to say (then creating it must not even be tried: a denied
         describe of an existing topic would otherwise read as "not found")."""
         names = list(names)
+        if self.down is not None:
+            raise KafkaUnavailable(self.down)
         try:
             md = self._client.list_topics(timeout=self.timeout)
         except KafkaException as exc:
-            raise KafkaUnavailable(_error_of(exc)[1]) from exc
+            self.down = _error_of(exc)[1]
+            raise KafkaUnavailable(self.down) from exc
         observed: dict[str, ObservedTopic | TopicError | None] = {n: None for n in names}
         for n in names:
             err = md.topics[n].error if n in md.topics else self._absent_or_denied(n)
@@ -167,6 +215,12 @@ class KafkaAdmin:
 
     def apply(self, plan: TopicPlan) -> list[TopicError]:
         """Execute a plan; per-topic failures are returned, an unreachable broker raises."""
+        try:
+            return self._apply(plan)
+        finally:
+            self.drain_logs()
+
+    def _apply(self, plan: TopicPlan) -> list[TopicError]:
         errors: list[TopicError] = []
         results: dict[str, BaseException | None] = {}
         for batch in partition_batches([(t, t.partitions) for t in plan.create]):
@@ -198,7 +252,12 @@ class KafkaAdmin:
         return errors
 
     def delete(self, names: Iterable[str]) -> list[TopicError]:
-        names = list(names)
+        try:
+            return self._delete(list(names))
+        finally:
+            self.drain_logs()
+
+    def _delete(self, names: list[str]) -> list[TopicError]:
         if not names:
             return []
         try:
@@ -231,6 +290,12 @@ class AdminPool:
         self._timeout = timeout
         self._admins: dict[int, KafkaAdmin] = {}
         self._lock = threading.Lock()
+
+    def begin_pass(self) -> None:
+        """A new resync pass: every cluster is asked again."""
+        with self._lock:
+            for admin in self._admins.values():
+                admin.down = None
 
     def get(self, conf: Mapping[str, str]) -> KafkaAdmin:
         key = hash(frozenset(conf.items()))

@@ -1,4 +1,4 @@
-"""``AlertRuleSet``: Prometheus rule groups and where to sync them (issue 6).
+"""``AlertRuleSet``: Prometheus rule groups and where to sync them.
 
 ``groups`` uses the standard Prometheus rule-file format, so its models keep the
 file's own snake_case keys (``keep_firing_for``) instead of camelCase.

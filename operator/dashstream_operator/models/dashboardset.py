@@ -1,5 +1,4 @@
-"""``DashboardSet``: Grafana dashboards as code, synced for the sidecar or grafana-operator
-(issue 7)."""
+"""``DashboardSet``: Grafana dashboards as code, synced for the sidecar or grafana-operator."""
 
 from __future__ import annotations
 

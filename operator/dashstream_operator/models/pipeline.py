@@ -1,4 +1,4 @@
-"""``DashStreamPipeline``: Kafka connection, topics, components and monitoring (issue 3).
+"""``DashStreamPipeline``: Kafka connection, topics, components and monitoring.
 
 Defaults are resolved here in code (``resolved_*``), never by the API server.
 """

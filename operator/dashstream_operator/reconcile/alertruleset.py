@@ -1,11 +1,11 @@
-"""One AlertRuleSet: read the rules, validate them, sync the targets, report (issue 6).
+"""One AlertRuleSet: read the rules, validate them, sync the targets, report.
 
 All or nothing: a generation is synced only when every rule is valid (and, with
 ``unknownMetrics: Reject``, every metric is known). Otherwise the targets keep the
 *last valid content* untouched: Prometheus keeps evaluating the previous version of
 every rule, including the one being edited (syncing only the valid rules would
 silently drop that alert, or a recording rule other rules read), and one bad rule
-can never break Prometheus' reload of the others (mission anchors §6.6). The last
+can never break Prometheus' reload of the others. The last
 valid content is held in memory per object and, after an operator restart, taken
 from the live children when their content still matches its hash annotation.
 
@@ -27,7 +27,13 @@ from kubernetes import client
 from dashstream_operator.k8s import Kube
 from dashstream_operator.models import AlertRuleSetSpec, AlertRuleSetStatus, Condition
 from dashstream_operator.models.alertruleset import InvalidRule, UnknownMetric
-from dashstream_operator.reconcile.children import ChildCache, ChildrenOutcome, sync_children
+from dashstream_operator.reconcile.children import (
+    CHILD_CONFLICT,
+    ChildCache,
+    ChildrenOutcome,
+    sync_children,
+)
+from dashstream_operator.reconcile.pause import without_pause
 from dashstream_operator.reconcile.status import ConditionSpec, apply_conditions, status_patch
 from dashstream_operator.render.rules import PROMETHEUSRULE, last_synced, render_rule_children
 from dashstream_operator.validation.rules import (
@@ -239,11 +245,14 @@ def reconcile_alertruleset(body: Mapping[str, Any], spec: AlertRuleSetSpec, kube
     outcome = sync_children(kube, children, objects, ns, uid) if objects is not None else None
 
     updates = _conditions(report, missing, reject, policy.components)
-    updates.append(_synced(objects, synced_generation, blocked, generation,
-                           explicit_pr and not pr_crd))
+    if outcome is not None and outcome.conflicts:
+        updates.append(("Synced", "False", CHILD_CONFLICT, outcome.conflict_message()))
+    else:
+        updates.append(_synced(objects, synced_generation, blocked, generation,
+                               explicit_pr and not pr_crd))
     updates.append(_ready(updates, reject))
     now = datetime.now(UTC).replace(microsecond=0)
-    conditions = apply_conditions(old.conditions or [], updates, generation, now)
+    conditions = apply_conditions(without_pause(old.conditions), updates, generation, now)
     invalid = [InvalidRule(group=e.group, rule=e.rule, reason=e.reason[:4096])
                for e in report.errors][:MAX_ITEMS]
     unknown = [UnknownMetric(group=u.group, rule=u.rule, metric=u.metric[:256])

@@ -1,14 +1,22 @@
-"""Apply a pipeline's rendered children, prune the stale ones, observe the result.
+"""Apply an owner's rendered children, prune the stale ones, observe the result.
 
-The watch cache (fed by kopf event handlers) answers "does the live object already
-hold what we render?", so a no-op reconcile sends no request at all; anything that
-differs is server-side applied with force, which is also how a hand edit is put back.
+One function for the three kinds. For each desired child:
+
+1. *Ownership first.* A child is written only if it does not exist yet or carries
+   our controller ownerReference to this very owner. An object of the same name that
+   someone else made (a user's ConfigMap, a child of another owner) is reported as a
+   conflict and left byte for byte as it is; since it never gets our ownerReference,
+   deleting the owner never garbage-collects it.
+2. *Apply decisions from desired state* (reconcile/compare.py): the whole desired
+   object, stamped with its hash, is server-side applied when the live one does not
+   hold it, so a field we stop declaring is removed and a hand edit is put back.
+
+The watch cache answers the comparison, so a no-op reconcile sends no request.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,53 +24,14 @@ from typing import Any
 from kubernetes.client import ApiException
 
 from dashstream_operator.k8s import Kube
-from dashstream_operator.reconcile.compare import holds
+from dashstream_operator.reconcile.cache import ChildCache, Key, child_key
+from dashstream_operator.reconcile.compare import holds, stamped
 
-__all__ = ["PIPELINE_LABEL", "ChildCache", "ChildrenOutcome", "child_key", "sync_children"]
+__all__ = ["CHILD_CONFLICT", "PIPELINE_LABEL", "ChildCache", "ChildrenOutcome", "Key",
+           "child_key", "controlled_by", "owner_of", "sync_children"]
 
 PIPELINE_LABEL = "dashstream.io/pipeline"
-Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
-
-
-def child_key(obj: Mapping[str, Any]) -> Key:
-    meta = obj["metadata"]
-    return obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]
-
-
-def _rv(obj: Mapping[str, Any]) -> int:
-    try:
-        return int(obj["metadata"].get("resourceVersion", 0))
-    except (TypeError, ValueError):
-        return 0
-
-
-class ChildCache:
-    """The latest version seen of every object we manage (watch events and our own
-    apply responses); an older event never overwrites a newer apply response."""
-
-    def __init__(self) -> None:
-        self._objs: dict[Key, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-
-    def put(self, obj: Mapping[str, Any]) -> None:
-        key = child_key(obj)
-        with self._lock:
-            old = self._objs.get(key)
-            if old is None or _rv(obj) >= _rv(old):
-                self._objs[key] = dict(obj)
-
-    def remove(self, obj: Mapping[str, Any]) -> None:
-        with self._lock:
-            self._objs.pop(child_key(obj), None)
-
-    def get(self, key: Key) -> dict[str, Any] | None:
-        with self._lock:
-            return self._objs.get(key)
-
-    def of_owner(self, namespace: str, owner_uid: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [o for (_, _, ns, _), o in self._objs.items() if ns == namespace and any(
-                ref.get("uid") == owner_uid for ref in o["metadata"].get("ownerReferences") or [])]
+CHILD_CONFLICT = "ChildConflict"
 
 
 @dataclass
@@ -71,11 +40,16 @@ class ChildrenOutcome:
     changed: list[str] = field(default_factory=list)  # spec change or hand edit put back
     pruned: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # "Kind/name: the API server's reason"
+    conflicts: list[str] = field(default_factory=list)  # "Kind/name exists and is ..."
     live: dict[Key, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def wrote(self) -> bool:
         return bool(self.created or self.changed or self.pruned)
+
+    def conflict_message(self) -> str:
+        return ("; ".join(self.conflicts) + ": left untouched; rename or delete it, or "
+                "change this object's names")
 
 
 def _name(obj: Mapping[str, Any]) -> str:
@@ -89,20 +63,43 @@ def _api_reason(exc: ApiException) -> str:
         return str(exc.reason)
 
 
+def controlled_by(obj: Mapping[str, Any], owner_uid: str) -> bool:
+    return any(ref.get("uid") == owner_uid and ref.get("controller")
+               for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
+def owner_of(obj: Mapping[str, Any]) -> str:
+    """Who an object belongs to, in words, for a conflict message."""
+    meta = obj.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("controller"):
+            return f"controlled by {ref.get('kind')} {ref.get('name')} (uid {ref.get('uid')})"
+    managers = sorted({str(m.get("manager")) for m in meta.get("managedFields") or []
+                       if m.get("manager")})
+    return "not created by this object" + (f" (written by {', '.join(managers)})"
+                                          if managers else "")
+
+
 def sync_children(kube: Kube, cache: ChildCache, desired: Iterable[Mapping[str, Any]],
                   namespace: str, owner_uid: str) -> ChildrenOutcome:
     out = ChildrenOutcome()
     wanted: set[Key] = set()
-    for obj in desired:
+    for plain in desired:
+        obj = stamped(plain)
         key = child_key(obj)
         wanted.add(key)
         live = cache.get(key)
         if live is None:
-            # Not seen by the watch yet (e.g. just after start): ask once.
+            # Not in the cache (not ours, or not seen by a watch yet): ask once. Only
+            # our own children are cached; a foreign object is asked for each time, so
+            # its deletion is noticed without a watch on it.
             found = kube.get(*key)
-            if found is not None:
-                live = found.to_dict()
+            live = found.to_dict() if found is not None else None
+            if live is not None and controlled_by(live, owner_uid):
                 cache.put(live)
+        if live is not None and not controlled_by(live, owner_uid):
+            out.conflicts.append(f"{_name(obj)} exists and is {owner_of(live)}")
+            continue
         if holds(obj, live):
             assert live is not None
             out.live[key] = live
@@ -118,7 +115,7 @@ def sync_children(kube: Kube, cache: ChildCache, desired: Iterable[Mapping[str, 
         out.live[key] = applied
         (out.created if live is None else out.changed).append(_name(obj))
     for stale in cache.of_owner(namespace, owner_uid):
-        if child_key(stale) not in wanted:
+        if child_key(stale) not in wanted and controlled_by(stale, owner_uid):
             kube.delete(stale["apiVersion"], stale["kind"], namespace, stale["metadata"]["name"])
             cache.remove(stale)
             out.pruned.append(_name(stale))

@@ -1,21 +1,44 @@
-"""Does a live object already hold every field we would apply? Pure.
+"""Does a live child already hold what we would apply? Pure.
 
-Server-side apply of an unchanged object writes nothing, but it is still a request;
-comparing against the watch cache first makes a no-op resync cost zero API calls.
-Only the fields we render are compared: defaults the API server adds and fields
-other managers own are ignored, exactly as server-side apply would leave them.
+Two questions, both needed:
+
+- *Did what we declare change?* A hash of the whole desired object is stamped on it
+  as an annotation (prometheus-operator's input-hash pattern). When the hash differs
+  the whole object is applied, and server-side apply then removes every field our
+  field manager set before and no longer declares: a settings key, a toleration or a
+  resource limit dropped from the spec leaves the cluster. A check that the desired
+  fields are present could never notice that one is gone.
+- *Did someone change what we declare?* A hand edit of a field we own (a value
+  changed or removed) shows as a desired field the live object lacks or holds
+  differently. Fields others added are theirs: server-side apply leaves them too.
+
+Comparing against the watch cache first makes a no-op resync cost no request at all,
+and fields the API server fills in (defaults) never cause an apply.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["first_difference", "holds"]
+__all__ = ["APPLIED_HASH", "first_difference", "holds", "stamped"]
+
+APPLIED_HASH = "dashstream.io/applied-hash"
+
+
+def stamped(desired: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``desired`` carrying the hash of its own content as an annotation."""
+    digest = hashlib.sha256(json.dumps(desired, sort_keys=True, separators=(",", ":"),
+                                       default=str).encode()).hexdigest()[:20]
+    meta = dict(desired.get("metadata") or {})
+    meta["annotations"] = {**(meta.get("annotations") or {}), APPLIED_HASH: digest}
+    return {**desired, "metadata": meta}
 
 
 def first_difference(desired: Any, live: Any, path: str = "") -> str | None:
-    """The path of the first rendered field the live object lacks or holds differently."""
+    """The path of the first desired field the live object lacks or holds differently."""
     if isinstance(desired, Mapping):
         if not isinstance(live, Mapping):
             return path or "."
@@ -36,4 +59,6 @@ def first_difference(desired: Any, live: Any, path: str = "") -> str | None:
 
 
 def holds(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> bool:
+    """``live`` holds every field of ``desired`` (a :func:`stamped` object: its hash
+    annotation included, so a declaration that changed never holds)."""
     return live is not None and first_difference(desired, live) is None

@@ -23,7 +23,13 @@ from dashstream_operator.models import (
     DashboardSpec,
     ResolvedDashboardTargets,
 )
-from dashstream_operator.reconcile.children import ChildCache, child_key, sync_children
+from dashstream_operator.reconcile.children import (
+    CHILD_CONFLICT,
+    ChildCache,
+    child_key,
+    controlled_by,
+    sync_children,
+)
 from dashstream_operator.reconcile.compare import holds
 from dashstream_operator.reconcile.dashboardset_status import CONFLICT, Outcome, build_status
 from dashstream_operator.reconcile.status import ConditionSpec
@@ -132,7 +138,7 @@ def _kept_children(o: Outcome, owner: Owner, targets: ResolvedDashboardTargets,
 
 
 def _recreate_immutable(kube: Kube, cache: ChildCache, desired: Sequence[Mapping[str, Any]],
-                        ) -> list[str]:
+                        owner_uid: str) -> list[str]:
     """grafana-operator forbids changing instanceSelector and turning off cross-namespace
     import in place (CEL): delete such a GrafanaDashboard so the apply re-creates it."""
     done = []
@@ -140,7 +146,7 @@ def _recreate_immutable(kube: Kube, cache: ChildCache, desired: Sequence[Mapping
         if (obj["apiVersion"], obj["kind"]) != GRAFANA_DASHBOARD:
             continue
         live = cache.get(child_key(obj))
-        if live is None:
+        if live is None or not controlled_by(live, owner_uid):
             continue
         want, have = obj["spec"], live.get("spec") or {}
         if (have.get("instanceSelector") or {}) != want["instanceSelector"] or (
@@ -200,7 +206,7 @@ def _apply(kube: Kube, cache: ChildCache, owner: Owner, desired: list[dict[str, 
            repair: bool, result: DashboardSetResult) -> ConditionSpec | None:
     """Apply what differs; Events for what is worth a person's attention."""
     try:
-        recreated = _recreate_immutable(kube, cache, desired)
+        recreated = _recreate_immutable(kube, cache, desired, owner.uid)
         outcome = sync_children(kube, cache, desired, owner.namespace, owner.uid)
     except (ApiException, ResourceNotFoundError, urllib3.exceptions.HTTPError, OSError) as exc:
         result.retry = f"applying children failed: {getattr(exc, 'reason', None) or exc}"
@@ -217,6 +223,8 @@ def _apply(kube: Kube, cache: ChildCache, owner: Owner, desired: list[dict[str, 
         result.events.append(("Warning", "StoredGzipped", f"{', '.join(gzipped)}: over 900 "
                               "KiB, stored gzipped in binaryData (<uid>.json.gz), which the "
                               "stock Grafana sidecar does not unpack"[:1024]))
+    if outcome.conflicts:
+        return ("Synced", "False", CHILD_CONFLICT, outcome.conflict_message())
     return None
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dashstream_operator.models import DashboardSetStatus, DashboardStatus
+from dashstream_operator.reconcile.pause import without_pause
 from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
     ConditionSpec,
@@ -117,7 +118,7 @@ def build_status(body: Mapping[str, Any], outcomes: Sequence[Outcome], reject: b
     old = DashboardSetStatus.from_body(body)
     events = _events(old, updates)
     generation = meta.get("generation")
-    conditions = apply_conditions(old.conditions or [], updates, generation,
+    conditions = apply_conditions(without_pause(old.conditions), updates, generation,
                                   datetime.now(UTC).replace(microsecond=0))
     new = old.model_copy(update={
         "observed_generation": generation, "conditions": conditions,

@@ -1,6 +1,6 @@
-"""Pausing a pipeline by annotation (as Strimzi's ``strimzi.io/pause-reconciliation``).
+"""Pausing one of our objects by annotation (as Strimzi's ``strimzi.io/pause-reconciliation``).
 
-While ``dashstream.io/paused: "true"`` is set the operator leaves the pipeline's topics
+While ``dashstream.io/paused: "true"`` is set the operator leaves the object's topics
 and children exactly as they are (no creates, no repairs, no pruning) and says so in a
 ``ReconcilePaused`` condition; deleting a paused pipeline keeps its topics even under
 ``topicDeletionPolicy: Delete``, which is the way out when the broker is gone for good
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from dashstream_operator.models import DashStreamPipelineStatus
+from dashstream_operator.models import BaseStatus, DashStreamPipelineStatus
 from dashstream_operator.models.status import Condition
 from dashstream_operator.reconcile.status import apply_conditions, status_patch
 
@@ -35,9 +35,11 @@ def pause_reported(body: Mapping[str, Any]) -> bool:
                for c in (body.get("status") or {}).get("conditions") or [])
 
 
-def paused_patch(body: Mapping[str, Any], now: datetime) -> dict[str, Any] | None:
+def paused_patch(body: Mapping[str, Any], now: datetime,
+                 status_type: type[BaseStatus] = DashStreamPipelineStatus,
+                 ) -> dict[str, Any] | None:
     """ReconcilePaused=True; every other condition keeps what was last observed."""
-    old = DashStreamPipelineStatus.from_body(body)
+    old = status_type.from_body(body)
     conditions = apply_conditions(old.conditions or [], [(
         PAUSED, "True", "Paused", f"annotation {PAUSE_ANNOTATION}=true: topics and children "
         "are left as they are; remove the annotation to resume")],

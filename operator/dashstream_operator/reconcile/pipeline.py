@@ -16,7 +16,7 @@ from dashstream_operator.k8s import Kube
 from dashstream_operator.kafka.admin import AdminPool
 from dashstream_operator.models import DashStreamPipelineSpec, DashStreamPipelineStatus
 from dashstream_operator.models.pipeline import MAX_SETTINGS_NOTES
-from dashstream_operator.reconcile.children import ChildCache, sync_children
+from dashstream_operator.reconcile.children import CHILD_CONFLICT, ChildCache, sync_children
 from dashstream_operator.reconcile.pause import without_pause
 from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
@@ -25,7 +25,12 @@ from dashstream_operator.reconcile.status import (
     ready_condition,
     status_patch,
 )
-from dashstream_operator.reconcile.topics import Claim, TopicsOutcome, reconcile_topics
+from dashstream_operator.reconcile.topics import (
+    KAFKA_UNAVAILABLE,
+    Claim,
+    TopicsOutcome,
+    reconcile_topics,
+)
 from dashstream_operator.reconcile.workloads import monitoring_condition, workloads_condition
 
 __all__ = ["DEFAULT_IMAGE", "PipelineResult", "reconcile_pipeline", "reconcile_pipeline_topics"]
@@ -65,12 +70,18 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
     extra: dict[str, Any] = {}
 
     if topics is not None:
+        before = old.condition("TopicsReady")
+        if topics.reason == KAFKA_UNAVAILABLE and before is not None and \
+                before.reason == KAFKA_UNAVAILABLE:
+            # The client's error text varies from try to try; while the outage lasts
+            # the status keeps the first words, so nothing is written on each retry.
+            topics.message = before.message
         updates.append(("TopicsReady", topics.status, topics.reason, topics.message[:MAX_MESSAGE]))
         extra |= {"topics": topics.topics,
                   "topics_ready": f"{topics.ready_count}/{len(topics.topics)}"}
-        before = old.condition("TopicsReady")
         if before is None or (before.reason, before.message) != (topics.reason, topics.message):
             result.events += [("Warning", r, m[:1024]) for r, m in topics.warnings]
+        result.events += _kafka_transition(before.reason if before else None, topics)
         if repair and topics.plan and topics.reason != "KafkaUnavailable":
             result.events.append(("Normal", "TopicsRepaired", "; ".join(topics.plan)[:1024]))
         if topics.retry:
@@ -88,7 +99,13 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
         result.events.append(("Normal", "DriftRepaired",
                               f"put back {', '.join(synced.changed)}"[:1024]))
     workloads, components = workloads_condition(desired, synced.live)
-    if synced.failed:
+    if synced.conflicts:
+        message = synced.conflict_message()
+        workloads = ("WorkloadsReady", "False", CHILD_CONFLICT, message[:MAX_MESSAGE])
+        before = old.condition("WorkloadsReady")
+        if before is None or before.reason != CHILD_CONFLICT:
+            result.events.append(("Warning", CHILD_CONFLICT, message[:1024]))
+    elif synced.failed:
         message = "; ".join(synced.failed)
         workloads = ("WorkloadsReady", "False", "ApplyFailed", message[:MAX_MESSAGE])
         before = old.condition("WorkloadsReady")
@@ -113,3 +130,13 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
                                  **extra})
     result.patch = status_patch(body.get("status"), new)
     return result
+
+
+def _kafka_transition(before: str | None, topics: TopicsOutcome) -> list[tuple[str, str, str]]:
+    """One Event when Kafka becomes unreachable and one when it answers again; nothing
+    while an outage lasts (the condition says it, and retries are the resync's)."""
+    if topics.reason == KAFKA_UNAVAILABLE and before != KAFKA_UNAVAILABLE:
+        return [("Warning", KAFKA_UNAVAILABLE, topics.message[:1024])]
+    if before == KAFKA_UNAVAILABLE and topics.reason != KAFKA_UNAVAILABLE:
+        return [("Normal", "KafkaAvailable", "Kafka answers again: " + topics.message)]
+    return []

@@ -17,7 +17,8 @@ from dashstream_operator.kafka.config import SecretReader, admin_config
 from dashstream_operator.kafka.plan import ObservedTopic, plan_topics, topic_state
 from dashstream_operator.models import DashStreamPipelineSpec, ResolvedTopic, TopicStatus
 
-__all__ = ["Claim", "TopicsOutcome", "owned_topics", "reconcile_topics", "winner"]
+__all__ = ["KAFKA_UNAVAILABLE", "SECRET_MISSING", "Claim", "TopicsOutcome", "owned_topics",
+           "reconcile_topics", "winner"]
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +96,13 @@ def reconcile_topics(spec: DashStreamPipelineSpec, uid: str,
             observed, denied = _split(admin.describe(t.name for t in mine))  # observed status
         errors = [*denied.values(), *errors]
     except SecretMissing as exc:
+        # Not retried soon: the resync pass tries again (a Secret appears when it does).
         return TopicsOutcome("False", SECRET_MISSING, str(exc), list(statuses.values()),
-                             warnings=[*warnings, (SECRET_MISSING, str(exc))], retry=True)
+                             warnings=[*warnings, (SECRET_MISSING, str(exc))])
     except KafkaUnavailable as exc:
         msg = f"Kafka at {spec.kafka.bootstrap_servers} unavailable: {exc}"
-        return TopicsOutcome("False", KAFKA_UNAVAILABLE, msg, list(statuses.values()),
-                             retry=True)
+        # Not retried soon either: an outage is retried once per resync pass, quietly.
+        return TopicsOutcome("False", KAFKA_UNAVAILABLE, msg, list(statuses.values()))
     for err in errors:
         warnings.append((err.reason, f"topic {err.topic}: {err.message}"))
     for refusal in plan.refusals:

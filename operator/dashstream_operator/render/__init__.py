@@ -1,8 +1,8 @@
-"""Pure renderers of a DashStreamPipeline's children (issue 4).
+"""Pure renderers of a DashStreamPipeline's children.
 
 CR model in, manifest dicts out: no I/O, no clock, no randomness. The reconciler
 applies what :func:`render_pipeline_children` returns with server-side apply and
-prunes whatever matches :func:`children_selector` but is no longer rendered;
+prunes the children it owns (controller ownerReference) that are no longer rendered;
 ``dashstream render`` prints the same list for GitOps review.
 """
 
@@ -20,14 +20,12 @@ from .env import (
     settings_problems,
 )
 from .names import (
-    CHILD_KINDS,
     MANAGED_BY,
     PART_OF,
     PIPELINE_LABEL,
     SETTINGS_HASH_ANNOTATION,
     child_labels,
     child_name,
-    children_selector,
     dns_label,
     owner_reference,
     pipeline_label_value,
@@ -53,7 +51,6 @@ from .workload import (
 
 __all__ = [
     "BIND_ALL",
-    "CHILD_KINDS",
     "COMPONENTS",
     "HEALTH_PATH",
     "MANAGED_BY",
@@ -68,7 +65,6 @@ __all__ = [
     "ComponentInfo",
     "child_labels",
     "child_name",
-    "children_selector",
     "component_info",
     "consumer_group",
     "container_security_context",

@@ -1,4 +1,4 @@
-"""Pure renderers of a DashboardSet's children (issue 7): sources in, manifest dicts out.
+"""Pure renderers of a DashboardSet's children: sources in, manifest dicts out.
 
 A dashboard's source (inline ``json``, ``gzipBase64`` or a ConfigMap key, whose
 content the caller passes in) is decoded to the exact bytes the user wrote; those

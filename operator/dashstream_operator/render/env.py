@@ -1,7 +1,7 @@
 """A component's environment: what the operator derives from the CR, the user's
 ``settings``, Kafka credentials from Secrets, and the hash that rolls the pods.
 
-Split of responsibilities (issue 4):
+Split of responsibilities:
 
 - values derived from the CR (brokers, topics, group id, security protocol, bind
   address and port, TLS file paths) are explicit ``env`` entries, so the Deployment

@@ -2,7 +2,7 @@
 
 Labels are built here from the pipeline's name only, never copied from the pipeline
 object: kopf.adopt would copy all parent labels, including Argo CD's tracking label,
-and Argo CD then flags or prunes the children (mission anchors §4; issue 4).
+and Argo CD then flags or prunes the children.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any, Final
 from dashstream_operator.models.kinds import PIPELINE
 
 __all__ = [
-    "CHILD_KINDS",
     "MANAGED_BY",
     "PART_OF",
     "PIPELINE_LABEL",
@@ -21,7 +20,6 @@ __all__ = [
     "child_labels",
     "child_metadata",
     "child_name",
-    "children_selector",
     "dns_label",
     "owner_reference",
     "pipeline_label_value",
@@ -32,14 +30,6 @@ PIPELINE_LABEL: Final = "dashstream.io/pipeline"
 SETTINGS_HASH_ANNOTATION: Final = "dashstream.io/settings-hash"
 MANAGED_BY: Final = "dashstream-operator"
 PART_OF: Final = "dashstream"
-
-#: Every kind the renderer can produce, for listing and pruning children by label.
-CHILD_KINDS: Final[tuple[tuple[str, str], ...]] = (
-    ("v1", "ConfigMap"),
-    ("apps/v1", "Deployment"),
-    ("v1", "Service"),
-    ("monitoring.coreos.com/v1", "ServiceMonitor"),
-)
 
 _MAX_LABEL = 63
 
@@ -91,14 +81,6 @@ def child_labels(pipeline: str, component: str) -> dict[str, str]:
         "app.kubernetes.io/managed-by": MANAGED_BY,
         PIPELINE_LABEL: pipeline_label_value(pipeline),
     }
-
-
-def children_selector(pipeline: str) -> str:
-    """Label selector matching every child of ``pipeline`` (for listing and pruning)."""
-    return (
-        f"{PIPELINE_LABEL}={pipeline_label_value(pipeline)},"
-        f"app.kubernetes.io/managed-by={MANAGED_BY}"
-    )
 
 
 def owner_reference(pipeline: str, uid: str) -> dict[str, Any]:

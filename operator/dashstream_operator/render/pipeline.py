@@ -33,8 +33,8 @@ def render_pipeline_children(
     and monitoring is enabled) ServiceMonitor.
 
     Pure: the same arguments always give equal lists. A disabled component renders
-    nothing, so pruning by :func:`~dashstream_operator.render.children_selector`
-    removes its children.
+    nothing, so the reconciler prunes its children (those it owns and no longer
+    renders).
     """
     sm = spec.resolved_service_monitor()
     with_sm = servicemonitor_crd and sm.enabled

@@ -2,17 +2,17 @@
 
 Validated rule groups in, manifest dicts out (no I/O, clock or randomness). Labels
 are built here, never copied from the AlertRuleSet (Argo CD's tracking label must
-not spread to children, mission anchors §4); the controller ownerReference is set
-explicitly. Every child carries two annotations: the generation of the
-AlertRuleSet its content comes from, and a SHA-256 of that content, so the
-controller can recognise untouched last-valid content after a restart
-(:func:`last_synced`).
+not spread to children, or Argo CD flags or prunes them); the controller
+ownerReference is set explicitly. Every child carries two annotations: the
+generation of the AlertRuleSet its content comes from, and a SHA-256 of that
+content, so the controller can recognise untouched last-valid content after a
+restart (:func:`last_synced`).
 
-Size (issue 6, mission anchors §6.9): a ConfigMap must stay under the 1 MiB object
-limit, so rule files over :data:`CONFIGMAP_LIMIT` are split by whole groups (a
-group is Prometheus' unit of evaluation) into ``<name>``, ``<name>-1``, ... with
-keys ``<key>``, ``<stem>-1.<ext>``, ... (distinct keys, so one projected volume can
-mount them all). prometheus-operator puts each PrometheusRule into one file of a
+Size: a ConfigMap must stay under the 1 MiB object limit, so rule files over
+:data:`CONFIGMAP_LIMIT` are split by whole groups (a group is Prometheus' unit of
+evaluation) into ``<name>``, ``<name>-1``, ... with keys ``<key>``,
+``<stem>-1.<ext>``, ... (distinct keys, so one projected volume can mount them
+all). prometheus-operator puts each PrometheusRule into one file of a
 ConfigMap capped at 512 KiB, so PrometheusRules split at :data:`PROMETHEUSRULE_LIMIT`.
 A single group over the limit cannot be split and is reported in ``too_large``.
 """

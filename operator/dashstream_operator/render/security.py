@@ -2,8 +2,8 @@
 
 :func:`restricted_violations` is pure and reusable (tests of the renderer, the
 integration test reading live Deployments back). It follows the Pod Security
-Standards' "restricted" profile as of Kubernetes 1.30 and adds the project's own rule
-(issue 4): a read-only root filesystem on every container.
+Standards' "restricted" profile as of Kubernetes 1.30 and adds the project's own rule:
+a read-only root filesystem on every container.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Offline checks of Prometheus rule groups before they are synced (pure: no I/O).
 
-Used by the AlertRuleSet controller, ``dashstream validate`` and the tests (issue 6).
+Used by the AlertRuleSet controller, ``dashstream validate`` and the tests.
 Input is the rule-file format as plain data. Checked, per rule where possible:
 structure as Prometheus 2.42's ``rulefmt`` reads it (unknown keys, one of
 ``alert``/``record``, ``expr`` set, nothing alert-only on recording rules, valid

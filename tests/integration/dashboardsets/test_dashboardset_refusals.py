@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
@@ -41,9 +40,6 @@ from support.kube import apply, get_or_none
 from support.operator import OperatorProcess, run_operator
 from support.pipelines import condition
 from support.wait import wait_until
-
-pytestmark = pytest.mark.integration
-
 
 # --- what is not synced, and why ----------------------------------------------------------
 
@@ -128,7 +124,7 @@ def test_a_2mib_dashboard_is_stored_gzipped_and_an_incompressible_one_refused(
     wait_for_events(kube_api, namespace, "noise", ("Warning", "TooLarge"))
     # Refused once, not retried: no further writes to the set and no second Event.
     version = get_set(kube_api, namespace, "noise")["metadata"]["resourceVersion"]
-    time.sleep(2 * RESYNC)
+    operator.wait_passes(2)
     assert get_set(kube_api, namespace, "noise")["metadata"]["resourceVersion"] == version
     assert [e for e in event_list(kube_api, namespace, "noise") if e[1] == "TooLarge"] == [
         ("Warning", "TooLarge")]
@@ -161,8 +157,8 @@ def test_duplicate_uids_across_sets_the_older_set_wins(
     # A restarted operator knows every claim before its first reconcile: no flapping.
     before = versions(kube_api, dyn, namespace)
     operator.stop()
-    with run_operator([namespace], artifacts_dir / "logs", resync=RESYNC):
-        time.sleep(2 * RESYNC)
+    with run_operator([namespace], artifacts_dir / "logs", resync=RESYNC) as fresh:
+        fresh.wait_passes(2)
         assert versions(kube_api, dyn, namespace) == before
 
         # The winner goes away: the other set takes the uid over.

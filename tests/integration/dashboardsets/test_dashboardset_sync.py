@@ -10,7 +10,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
@@ -33,9 +32,6 @@ from support.kube import apply
 from support.operator import OperatorProcess, run_operator
 from support.pipelines import condition
 from support.wait import wait_until
-
-pytestmark = pytest.mark.integration
-
 
 # --- the canonical dashboards ------------------------------------------------------------
 
@@ -90,17 +86,17 @@ def test_unchanged_reapply_resyncs_and_restarts_write_nothing(
                          folder="DashStream")
     apply(dyn, body)
     wait_settled(kube_api, namespace, "canonical", ready="True")
-    time.sleep(1.0)  # let the last watch events of our own writes arrive
+    operator.wait_passes(2)  # the last watch events of our own writes have passed
     before = versions(kube_api, dyn, namespace)
     apply(dyn, body)
-    time.sleep(3 * RESYNC)  # three resync passes and the re-apply's events, if any
+    operator.wait_passes(3)  # three passes after the re-apply
     after = versions(kube_api, dyn, namespace)
     print(f"{len(before)} objects, resourceVersions unchanged over {3 * RESYNC:.0f}s: "
           f"{before == after}")
     assert after == before
     operator.stop()
-    with run_operator([namespace], artifacts_dir / "logs", resync=RESYNC):
-        time.sleep(3 * RESYNC)  # start-up listing and resyncs of a fresh process
+    with run_operator([namespace], artifacts_dir / "logs", resync=RESYNC) as fresh:
+        fresh.wait_passes(3)  # start-up listing and resyncs of a fresh process
         assert versions(kube_api, dyn, namespace) == before, "a restart wrote something"
 
 

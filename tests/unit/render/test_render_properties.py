@@ -12,12 +12,11 @@ from hypothesis import strategies as st
 
 from dashstream_operator.models import DashStreamPipelineSpec
 from dashstream_operator.render import (
-    CHILD_KINDS,
     PIPELINE_LABEL,
     SECRET_SETTINGS,
     SETTINGS_HASH_ANNOTATION,
     child_labels,
-    children_selector,
+    pipeline_label_value,
     render_pipeline_children,
     resolve_container_env,
     restricted_violations,
@@ -47,8 +46,8 @@ def _hashes(children: list[dict[str, Any]]) -> dict[str, str]:
         SETTINGS_HASH_ANNOTATION] for d in _of_kind(children, "Deployment")}
 
 
-def _selector_matches(selector: str, labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in (t.split("=", 1) for t in selector.split(",")))
+CHILD_KINDS = (("v1", "ConfigMap"), ("apps/v1", "Deployment"), ("v1", "Service"),
+               ("monitoring.coreos.com/v1", "ServiceMonitor"))
 
 
 @FAST
@@ -68,7 +67,8 @@ def test_structure_ownership_and_determinism(body: dict[str, Any], crd: bool) ->
         assert set(meta) <= {"name", "namespace", "labels", "annotations", "ownerReferences"}
         assert DNS_1035.match(meta["name"]) and len(meta["name"]) <= 63
         assert all(LABEL_VALUE.match(v) and len(v) <= 63 for v in meta["labels"].values())
-        assert _selector_matches(children_selector(name), meta["labels"])
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "dashstream-operator"
+        assert meta["labels"][PIPELINE_LABEL] == pipeline_label_value(name)
         assert meta["labels"]["app.kubernetes.io/component"] in enabled
         [owner] = meta["ownerReferences"]
         assert owner["uid"] == uid and owner["controller"] and owner["blockOwnerDeletion"]
@@ -225,5 +225,5 @@ def test_hash_covers_secret_references_not_values() -> None:
 def test_pipeline_label_is_the_prune_key() -> None:
     children = _render(BASE)
     assert {c["metadata"]["labels"][PIPELINE_LABEL] for c in children} == {"p"}
-    assert children_selector("p") == (
-        "dashstream.io/pipeline=p,app.kubernetes.io/managed-by=dashstream-operator")
+    assert {c["metadata"]["labels"]["app.kubernetes.io/managed-by"] for c in children} == {
+        "dashstream-operator"}

@@ -1,4 +1,4 @@
-"""Consumer-lag bookkeeping that knows which partitions are assigned (audit M-642).
+"""Consumer-lag bookkeeping that knows which partitions are assigned.
 
 :class:`LagTracker` is pure state: the consumer thread reports assignments,
 revocations and processed offsets; the :class:`LagMonitor` reports high

@@ -1,4 +1,4 @@
-"""How the old stack's metric names map onto the contract (the audit's fixes).
+"""How the old stack's metric names map onto the contract, and what each change fixes.
 
 Kept as data so that ``docs/metrics.md`` renders it and the drift test covers
 it like the rest of the contract. The strings are Markdown.

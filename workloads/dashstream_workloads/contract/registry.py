@@ -3,7 +3,7 @@
 :func:`build_registry` is the only place in the workloads where metric
 objects are created, and it registers them into an explicit registry, never
 the global default one: the old stack lost metrics by registering into one
-registry and serving another (audit §1, M-646).
+registry and serving another.
 """
 
 from __future__ import annotations

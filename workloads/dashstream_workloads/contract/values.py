@@ -74,9 +74,9 @@ KAFKA_CLIENT_ERROR_TYPES: Final = (
 WS_DROP_REASONS: Final = ("lagged_receiver",)
 LAG_SEVERITIES: Final = ("warning", "critical")
 POLL_STATUSES: Final = ("success", "error")
-#: Where an end-to-end latency sample was measured (audit M-644: the old
-#: single "kafka_to_websocket" stage actually measured from the producer's
-#: clock). ``producer_to_kafka``: header.timestamp_us -> Kafka record
+#: Where an end-to-end latency sample was measured (the old single
+#: "kafka_to_websocket" stage actually measured from the producer's clock).
+#: ``producer_to_kafka``: header.timestamp_us -> Kafka record
 #: timestamp; ``kafka_to_websocket``: record timestamp -> broadcast to
 #: clients; ``producer_to_websocket``: header.timestamp_us -> broadcast.
 E2E_STAGES: Final = ("producer_to_kafka", "kafka_to_websocket", "producer_to_websocket")
@@ -96,7 +96,7 @@ COMPRESSION_KINDS: Final = ("none", "zstd")
 
 # --- histogram buckets (upper bounds; +Inf is implicit) ---------------------
 # Fixed here, never per deployment: histograms are aggregatable across
-# targets only when every target uses the same boundaries (audit §2.1).
+# targets only when every target uses the same boundaries.
 # MetricSpec stores them as floats.
 
 _MS_1_TO_60S: Final = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)

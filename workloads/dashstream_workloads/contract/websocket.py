@@ -117,7 +117,7 @@ WEBSOCKET_METRICS: Final[tuple[MetricSpec, ...]] = (
         "Seconds since the server started",
         _WS,
     ),
-    # --- latency (audit M-644) ---
+    # --- latency (per stage, so each sample says which two clocks it compares) ---
     metric(
         "websocket_e2e_latency_ms",
         "histogram",
@@ -173,7 +173,8 @@ WEBSOCKET_METRICS: Final[tuple[MetricSpec, ...]] = (
         _WS,
         {"reason": v.DLQ_SEND_FAILURE_REASONS},
     ),
-    # --- replay buffer and its Redis tier (component-scoped names, audit M-647) ---
+    # --- replay buffer and its Redis tier (component-scoped names: one name shared
+    # with the rate limiter had two bucket layouts) ---
     metric(
         "dashstream_websocket_redis_errors_total",
         "counter",

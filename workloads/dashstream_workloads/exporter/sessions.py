@@ -4,7 +4,7 @@
 session's highest turn number, when it has been idle for
 ``PROMETHEUS_SESSION_TIMEOUT_SECS`` (or at shutdown). Observing every
 event's turn number instead inflated the low buckets: a 10-turn session
-counted as turns 1, 2, ..., 10 (the seeds' M-528).
+counted as turns 1, 2, ..., 10.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""End-to-end latency samples that survive clock skew (audit M-644).
+"""End-to-end latency samples that survive clock skew.
 
 Three clocks are involved: the producer's (``header.timestamp_us``), the
 Kafka record timestamp (the producer's clock again for CreateTime topics, the

@@ -138,7 +138,7 @@ class RecordProcessor:
         m = self._metrics
         m.decode_error(exc.error_type).inc()
         # Old data: produced before this consumer started (a backlog of an earlier
-        # producer version, say). Counted apart so it does not page (M-645).
+        # producer version, say). Counted apart so it does not page.
         if kafka_ts is not None and kafka_ts < self._start_ms:
             m.messages_old_data_error.inc()
             m.old_data_decode_errors.inc()

@@ -65,7 +65,7 @@ class _LagReporter:
             m.lag_poll_failures.inc()
             self._health.mark_down(error)
         for partition in snap.removed:
-            # Revoked: remove the series so no alert keeps watching it (M-642).
+            # Revoked: remove the series so no alert keeps watching it.
             for gauge in (m.lag, m.lag_offset_age):
                 with contextlib.suppress(KeyError):
                     gauge.remove(str(partition))

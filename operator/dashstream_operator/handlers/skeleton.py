@@ -1,0 +1,116 @@
+"""What every kind's handler does the same way: pick the newest body, lock it, honour a
+pause, write status, post Events, count them, and decide whether a child's event is
+worth a reconcile. Kept in one place so the three kinds cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from dashstream_operator.k8s import api_unavailable
+from dashstream_operator.models import BaseStatus, KindInfo
+from dashstream_operator.observability import METRICS, about
+from dashstream_operator.reconcile.pause import is_paused, paused_patch
+
+__all__ = ["child_event_matters", "locked_newest", "log_failure", "log_refusal", "now",
+           "paused", "post_events", "write_status"]
+
+log = logging.getLogger(__name__)
+
+_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+_locks_guard = threading.Lock()
+
+# Events that say something was put back; counted as drift repairs.
+REPAIR_REASONS = ("DriftRepaired", "TopicsRepaired")
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def object_lock(key: str) -> threading.Lock:
+    """One lock per object (and purpose): the resync pass, a retry, a child's event and
+    the object's own event never reconcile the same object at once."""
+    with _locks_guard:
+        return _locks[key]
+
+
+@contextmanager
+def locked_newest(memo: kopf.Memo, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Hold the object's lock and yield the newest body known: the one given, or the
+    cache's when another path (a status write of ours, a newer event) is newer."""
+    with object_lock(body["metadata"]["uid"]):
+        yield memo.bodies.newest(body)
+
+
+def write_status(memo: kopf.Memo, kind: KindInfo, body: Mapping[str, Any],
+                 patch: dict[str, Any] | None) -> None:
+    if patch is None:
+        return  # a reconcile that changed nothing writes nothing
+    meta = body["metadata"]
+    updated = memo.kube.patch_status(kind, meta["namespace"], meta["name"], patch)
+    if updated:
+        memo.bodies.put(updated)  # our write is the newest truth until the watch catches up
+
+
+def post_events(memo: kopf.Memo, body: Mapping[str, Any],
+                events: Sequence[tuple[str, str, str]]) -> None:
+    """Post (type, reason, message) Events about ``body`` and count repairs."""
+    for type_, reason, message in events:
+        memo.kube.post_event(body, type_, reason, message)
+        if reason in REPAIR_REASONS:
+            METRICS.drift_repairs.labels(body["kind"]).inc()
+
+
+def paused(memo: kopf.Memo, kind: KindInfo, body: Mapping[str, Any],
+           status_type: type[BaseStatus]) -> bool:
+    """When the object is paused, say so in status (once) and tell the caller to stop."""
+    if not is_paused(body):
+        return False
+    write_status(memo, kind, body, paused_patch(body, now(), status_type))
+    return True
+
+
+def child_event_matters(memo: kopf.Memo, kind: KindInfo, namespace: str, name: str,
+                        uid: str, child_deleted: bool) -> dict[str, Any] | None:
+    """The owner's body when a child's event should reconcile it, else None: the owner
+    is unknown yet, a different object of the same name, or going away."""
+    body = memo.bodies.find(kind.kind, namespace, name)
+    if body is None or body["metadata"].get("uid") != uid or \
+            body["metadata"].get("deletionTimestamp"):
+        return None
+    if child_deleted:
+        # Garbage collection after the owner's deletion deletes children too: ask the
+        # API server, not the cache, before re-creating anything.
+        fresh = memo.kube.get_cr(kind, namespace, name)
+        if fresh is None or fresh["metadata"].get("uid") != uid or \
+                fresh["metadata"].get("deletionTimestamp"):
+            return None
+    return body
+
+
+def log_refusal(kind: KindInfo, body: Mapping[str, Any], what: str) -> None:
+    meta = body["metadata"]
+    log.info("%s %s/%s: %s", kind.kind, meta.get("namespace"), meta.get("name"), what,
+             extra=about(kind.kind, meta.get("namespace"), meta.get("name")))
+
+
+def log_failure(kind: str, namespace: object, name: object, what: str,
+                exc: BaseException) -> None:
+    """A reconcile failed: the API server being away is a warning without a traceback
+    (the next pass retries); anything else is a bug, logged with its traceback."""
+    extra = about(kind, namespace, name)
+    if api_unavailable(exc):
+        log.warning("%s of %s %s/%s: API server unavailable (%s); the resync pass retries",
+                    what, kind, namespace, name, type(exc).__name__, extra=extra)
+    else:
+        log.error("%s of %s %s/%s failed; the resync pass retries", what, kind, namespace,
+                  name, exc_info=exc, extra=extra)

@@ -1,0 +1,143 @@
+"""What the operator knows of the cluster between requests: the latest version seen of
+every child it manages and of every one of its own objects.
+
+Fed by watch events and by the responses to our own writes, and healed by the resync
+pass: each pass LISTs every kind (one request per kind and watched namespace) and
+:meth:`ObjectCache.refresh` drops what the LIST no longer has. A watch that broke and
+relisted emits no DELETED event for an object deleted during the gap; without the
+refresh the cache would hold it for good and nothing would ever re-create it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
+
+__all__ = ["BodyCache", "ChildCache", "Key", "ObjectCache", "child_key", "rv_not_older"]
+
+Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
+
+
+def child_key(obj: Mapping[str, Any]) -> Key:
+    meta = obj["metadata"]
+    return obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]
+
+
+def _body_key(obj: Mapping[str, Any]) -> Key:
+    # Our own kinds have one apiVersion; the key ignores it so a lookup needs only kind.
+    meta = obj["metadata"]
+    return "", obj["kind"], meta.get("namespace", ""), meta["name"]
+
+
+def rv_not_older(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """Whether ``new`` is the same version as ``old`` or a later one.
+
+    resourceVersions are opaque strings in general. Since Kubernetes 1.35 (KEP-5504,
+    "comparable resource version") the API server promises that versions it writes as
+    decimal integers without leading zeros compare as integers, which is what etcd
+    gives. Anything else is not compared: the version that arrived last wins, which is
+    also the order a single watch stream delivers.
+    """
+    a = str((new.get("metadata") or {}).get("resourceVersion") or "")
+    b = str((old.get("metadata") or {}).get("resourceVersion") or "")
+    if not (_comparable(a) and _comparable(b)):
+        return True
+    return (len(a), a) >= (len(b), b)
+
+
+def _comparable(rv: str) -> bool:
+    return rv.isascii() and rv.isdigit() and (rv == "0" or not rv.startswith("0"))
+
+
+class ObjectCache:
+    """Objects by key; a put never replaces a newer version with an older one.
+
+    Every entry carries the value of a counter at the time it was stored, so a refresh
+    from a LIST can tell entries stored before the LIST started (which the LIST must
+    confirm) from those our own writes stored while it ran (which it cannot know of).
+    """
+
+    def __init__(self, key: Callable[[Mapping[str, Any]], Key] = child_key) -> None:
+        self._key = key
+        self._objs: dict[Key, tuple[int, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._clock = itertools.count(1)
+
+    def mark(self) -> int:
+        """A point in time for :meth:`refresh`: take it before sending the LIST."""
+        with self._lock:
+            return next(self._clock)
+
+    def put(self, obj: Mapping[str, Any]) -> None:
+        key = self._key(obj)
+        with self._lock:
+            old = self._objs.get(key)
+            if old is None or rv_not_older(obj, old[1]):
+                self._objs[key] = (next(self._clock), dict(obj))
+
+    def remove(self, obj: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._objs.pop(self._key(obj), None)
+
+    def get(self, key: Key) -> dict[str, Any] | None:
+        with self._lock:
+            hit = self._objs.get(key)
+            return hit[1] if hit is not None else None
+
+    def values(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [obj for _, obj in self._objs.values()]
+
+    def refresh(self, api_version: str, kind: str, namespaces: Collection[str] | None,
+                listed: Iterable[Mapping[str, Any]], since: int) -> int:
+        """Make the entries of one kind (in ``namespaces``; None: all) what a LIST sent
+        after :meth:`mark` returned ``since`` says; returns how many were dropped."""
+        items = list(listed)
+        keys = {self._key(o) for o in items}
+        probe = self._key({"apiVersion": api_version, "kind": kind,
+                           "metadata": {"name": ""}})
+        dropped = 0
+        with self._lock:
+            for key, (stamp, _) in list(self._objs.items()):
+                if key[:2] != probe[:2] or key in keys or stamp >= since:
+                    continue
+                if namespaces is None or key[2] in namespaces:
+                    del self._objs[key]
+                    dropped += 1
+        for obj in items:
+            self.put(obj)
+        return dropped
+
+
+class ChildCache(ObjectCache):
+    """Every object we manage, by (apiVersion, kind, namespace, name)."""
+
+    def __init__(self) -> None:
+        super().__init__(child_key)
+
+    def of_owner(self, namespace: str, owner_uid: str) -> list[dict[str, Any]]:
+        return [o for o in self.values() if o["metadata"].get("namespace", "") == namespace
+                and any(ref.get("uid") == owner_uid
+                        for ref in o["metadata"].get("ownerReferences") or [])]
+
+
+class BodyCache(ObjectCache):
+    """Latest body of each of our CRs, from watch events, LISTs and our status writes."""
+
+    def __init__(self) -> None:
+        super().__init__(_body_key)
+
+    def find(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.get(("", kind, namespace, name))
+
+    def newest(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``body`` or the cached version of the same object, whichever is newer: a
+        handler's body (or a resync's LIST) may predate our own last status write."""
+        meta = body["metadata"]
+        cached = self.find(body["kind"], meta.get("namespace", ""), meta["name"])
+        if cached is not None and cached["metadata"].get("uid") == meta.get("uid") and \
+                rv_not_older(cached, body):
+            return dict(cached)
+        return dict(body)

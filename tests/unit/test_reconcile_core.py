@@ -1,0 +1,221 @@
+"""The reconcile core's pure decisions: what counts as applied, whose object a child is,
+what a cache refresh keeps, what an outage reports, what a pause writes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from dashstream_operator.handlers.children import Coalescer
+from dashstream_operator.kafka.admin import LibrdkafkaLog
+from dashstream_operator.models import AlertRuleSetStatus, DashboardSetStatus
+from dashstream_operator.reconcile.cache import BodyCache, ChildCache, rv_not_older
+from dashstream_operator.reconcile.children import controlled_by, owner_of
+from dashstream_operator.reconcile.compare import APPLIED_HASH, holds, stamped
+from dashstream_operator.reconcile.pause import PAUSE_ANNOTATION, paused_patch, without_pause
+from dashstream_operator.reconcile.pipeline import _kafka_transition
+from dashstream_operator.reconcile.topics import KAFKA_UNAVAILABLE, TopicsOutcome
+
+UID = "0b5e7c1e-0000-4000-8000-000000000001"
+
+
+def cm(name: str, data: dict[str, str], rv: str = "1", owner: str | None = UID,
+       ns: str = "ns") -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": ns, "resourceVersion": rv}
+    if owner:
+        meta["ownerReferences"] = [{"apiVersion": "dashstream.io/v1alpha1",
+                                    "kind": "DashStreamPipeline", "name": "p", "uid": owner,
+                                    "controller": True}]
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+
+
+# --- what counts as applied ------------------------------------------------------------
+
+def test_a_removed_key_is_not_held_although_every_desired_key_is_present() -> None:
+    before = stamped(cm("c", {"A": "1", "B": "2"}))
+    after = stamped(cm("c", {"A": "1"}))
+    live = {**before, "metadata": {**before["metadata"], "uid": "x"}}  # as applied before
+    assert holds(before, live)
+    assert not holds(after, live), "a key dropped from the spec must cause an apply"
+
+
+def test_the_hash_is_stable_and_ignores_nothing_declared() -> None:
+    a = stamped(cm("c", {"A": "1"}))
+    assert a["metadata"]["annotations"][APPLIED_HASH] == \
+        stamped(cm("c", {"A": "1"}))["metadata"]["annotations"][APPLIED_HASH]
+    tol = stamped({**cm("c", {"A": "1"}), "spec": {"tolerations": [{"key": "k"}]}})
+    no_tol = stamped({**cm("c", {"A": "1"}), "spec": {"tolerations": []}})
+    assert tol["metadata"]["annotations"] != no_tol["metadata"]["annotations"]
+
+
+def test_a_hand_edit_of_an_owned_field_is_not_held_but_a_field_others_added_is() -> None:
+    desired = stamped(cm("c", {"A": "1"}))
+    edited = {**desired, "data": {"A": "2"}}
+    added = {**desired, "data": {"A": "1", "THEIRS": "x"},
+             "metadata": {**desired["metadata"], "labels": {"team": "x"}}}
+    assert not holds(desired, edited)
+    assert holds(desired, added)
+    assert not holds(desired, None)
+
+
+def test_defaults_the_api_server_adds_do_not_cause_an_apply() -> None:
+    desired = stamped({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                       "spec": {"ports": [{"port": 80}]}})
+    live = {**desired, "spec": {"ports": [{"port": 80, "protocol": "TCP"}],
+                                "clusterIP": "10.96.0.9", "type": "ClusterIP"}}
+    assert holds(desired, live)
+
+
+# --- ownership -------------------------------------------------------------------------
+
+def test_only_our_controller_reference_makes_a_child_ours() -> None:
+    assert controlled_by(cm("c", {}), UID)
+    assert not controlled_by(cm("c", {}, owner=None), UID)
+    assert not controlled_by(cm("c", {}, owner="another-uid"), UID)
+    not_controller = cm("c", {})
+    not_controller["metadata"]["ownerReferences"][0]["controller"] = False
+    assert not controlled_by(not_controller, UID)
+
+
+def test_a_conflict_names_who_owns_the_object() -> None:
+    assert "controlled by DashStreamPipeline p (uid other)" in owner_of(
+        cm("c", {}, owner="other"))
+    users = cm("c", {}, owner=None)
+    users["metadata"]["managedFields"] = [{"manager": "kubectl-create"}]
+    assert owner_of(users) == "not created by this object (written by kubectl-create)"
+
+
+# --- caches that heal --------------------------------------------------------------------
+
+def test_a_refresh_drops_what_the_list_no_longer_has() -> None:
+    cache = ChildCache()
+    cache.put(cm("kept", {}))
+    cache.put(cm("deleted-in-a-watch-gap", {}))
+    cache.put(cm("other-namespace", {}, ns="elsewhere"))
+    since = cache.mark()
+    dropped = cache.refresh("v1", "ConfigMap", ["ns"], [cm("kept", {}, rv="5")], since)
+    assert dropped == 1
+    names = sorted(o["metadata"]["name"] for o in cache.values())
+    assert names == ["kept", "other-namespace"]  # another namespace is not this LIST's
+    kept = cache.get(("v1", "ConfigMap", "ns", "kept"))
+    assert kept is not None and kept["metadata"]["resourceVersion"] == "5"
+
+
+def test_a_refresh_keeps_what_our_own_write_stored_while_the_list_ran() -> None:
+    cache = ChildCache()
+    since = cache.mark()
+    cache.put(cm("applied-meanwhile", {}, rv="9"))
+    assert cache.refresh("v1", "ConfigMap", None, [], since) == 0
+    assert cache.get(("v1", "ConfigMap", "ns", "applied-meanwhile")) is not None
+
+
+def test_a_refresh_touches_only_its_own_kind() -> None:
+    cache = ChildCache()
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "ns"}}
+    cache.put(svc)
+    cache.refresh("v1", "ConfigMap", None, [], cache.mark())
+    assert cache.values() == [svc]
+
+
+def test_an_older_version_never_replaces_a_newer_one() -> None:
+    cache = ChildCache()
+    cache.put(cm("c", {"A": "new"}, rv="120"))
+    cache.put(cm("c", {"A": "old"}, rv="99"))
+    assert (cache.get(("v1", "ConfigMap", "ns", "c")) or {}).get("data") == {"A": "new"}
+
+
+@pytest.mark.parametrize(("new", "old", "expected"), [
+    ("10", "9", True), ("9", "10", False), ("10", "10", True),
+    ("abc", "10", True),  # not comparable: the later arrival wins
+    ("010", "9", True), ("", "5", True)])
+def test_resource_versions_compare_only_as_the_api_promises(new: str, old: str,
+                                                             expected: bool) -> None:
+    assert rv_not_older({"metadata": {"resourceVersion": new}},
+                        {"metadata": {"resourceVersion": old}}) is expected
+
+
+def test_the_newest_body_is_the_cached_one_only_for_the_same_object() -> None:
+    cache = BodyCache()
+    cached: dict[str, Any] = {"kind": "AlertRuleSet", "metadata": {"name": "a", "namespace": "ns",
+                                                   "uid": "u1", "resourceVersion": "7"}}
+    cache.put(cached)
+    older = {**cached, "metadata": {**cached["metadata"], "resourceVersion": "5"}}
+    assert cache.newest(older)["metadata"]["resourceVersion"] == "7"
+    other = {**cached, "metadata": {**cached["metadata"], "uid": "u2",
+                                    "resourceVersion": "3"}}
+    assert cache.newest(other)["metadata"]["uid"] == "u2"
+
+
+# --- child events coalesced per owner -----------------------------------------------------
+
+def test_events_arriving_during_a_reconcile_become_one_more_reconcile() -> None:
+    coalescer = Coalescer()
+    runs: list[str] = []
+    inside, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        runs.append("first")
+        inside.set()
+        release.wait(5)
+
+    worker = threading.Thread(target=coalescer.run, args=("owner", first))
+    worker.start()
+    assert inside.wait(5)
+    for _ in range(10):
+        coalescer.run("owner", lambda: runs.append("change"))
+    coalescer.run("owner", lambda: runs.append("deletion"), for_deletion=True)
+    coalescer.run("owner", lambda: runs.append("change-after-deletion"))
+    release.set()
+    worker.join(5)
+    assert runs == ["first", "deletion"]
+
+
+# --- outages --------------------------------------------------------------------------------
+
+def _topics(reason: str) -> TopicsOutcome:
+    return TopicsOutcome("False" if reason != "TopicsReady" else "True", reason, "m")
+
+
+def test_one_kafka_event_per_transition_and_none_while_an_outage_lasts() -> None:
+    assert [e[1] for e in _kafka_transition("TopicsReady", _topics(KAFKA_UNAVAILABLE))] == [
+        KAFKA_UNAVAILABLE]
+    assert _kafka_transition(KAFKA_UNAVAILABLE, _topics(KAFKA_UNAVAILABLE)) == []
+    assert [e[1] for e in _kafka_transition(KAFKA_UNAVAILABLE, _topics("TopicsReady"))] == [
+        "KafkaAvailable"]
+    assert _kafka_transition("TopicsReady", _topics("TopicsReady")) == []
+
+
+def test_librdkafka_lines_go_through_our_logger_once_a_minute_at_most_as_warnings(
+        caplog: pytest.LogCaptureFixture) -> None:
+    sink = LibrdkafkaLog()
+    with caplog.at_level(logging.DEBUG, logger="dashstream_operator.kafka.admin"):
+        for ms in range(50):
+            sink.log(logging.ERROR, "%s [%s]: %s", "FAIL", "rdkafka#producer-1",
+                     f"Connect failed (after {ms}ms in state CONNECT)")
+        sink.log(logging.DEBUG, "%s", "debug line")
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert lines == [(logging.WARNING, "librdkafka: FAIL [rdkafka#producer-1]: Connect failed "
+                      "(after 0ms in state CONNECT)"),
+                     (logging.DEBUG, "librdkafka: debug line")]
+
+
+# --- pause for every kind ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("status_type", [AlertRuleSetStatus, DashboardSetStatus])
+def test_pausing_writes_only_the_paused_condition(status_type: Any) -> None:
+    body = {"metadata": {"generation": 3, "annotations": {PAUSE_ANNOTATION: "true"}},
+            "status": {"observedGeneration": 2, "conditions": [
+                {"type": "Ready", "status": "True", "reason": "Ready", "message": "ok",
+                 "lastTransitionTime": "2026-12-01T00:00:00Z", "observedGeneration": 2}]}}
+    patch = paused_patch(body, datetime(2026, 12, 7, tzinfo=UTC), status_type)
+    assert patch is not None
+    types = {c["type"]: c for c in patch["conditions"]}
+    assert types["ReconcilePaused"]["status"] == "True"
+    assert types["Ready"]["message"] == "ok"  # what was observed before is kept
+    assert patch["observedGeneration"] == 2
+    resumed = status_type.from_body({"status": patch})
+    assert [c.type for c in without_pause(resumed.conditions)] == ["Ready"]
