@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "dashstream-operator"
 CRD_TTL = 30.0
+REQUEST_TIMEOUT_SECONDS = 30.0
 
 
 def _count_requests(api: client.ApiClient) -> None:
@@ -40,6 +41,10 @@ def _count_requests(api: client.ApiClient) -> None:
 
     def counted(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         METRICS.api_requests.labels(method.upper()).inc()
+        if kwargs.get("_request_timeout") is None and len(args) < 4:
+            # Never wait forever on a half-open connection: a stuck request would stall a
+            # resync pass, and /healthz then has the operator restarted.
+            kwargs["_request_timeout"] = REQUEST_TIMEOUT_SECONDS
         return send(method, url, *args, **kwargs)
 
     rest.request = counted  # type: ignore[method-assign]
@@ -208,28 +213,40 @@ class Kube:
         except NotFoundError:
             return None
 
-    def apply(self, obj: Mapping[str, Any]) -> Any:
+    def apply(self, obj: Mapping[str, Any], resource_version: str | None = None) -> Any:
         """Server-side apply under our one field manager; force takes back fields that a
-        hand edit (another manager) took over, which is how drift is put back."""
+        hand edit (another manager) took over, which is how drift is put back.
+
+        ``resource_version``: apply only onto that version of the object (a 409 Conflict
+        otherwise): the version whose ownership the caller checked."""
         res = self._resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
+        body = dict(obj)
+        if resource_version is not None:
+            body["metadata"] = {**meta, "resourceVersion": resource_version}
         return res.server_side_apply(
-            body=dict(obj), name=meta["name"], namespace=meta.get("namespace"),
+            body=body, name=meta["name"], namespace=meta.get("namespace"),
             field_manager=FIELD_MANAGER, force_conflicts=True)
 
-    def list_labelled(self, api_version: str, kind: str, namespace: str | None,
+    def list_metadata(self, api_version: str, kind: str, namespace: str | None,
                       selector: str) -> list[dict[str, Any]]:
-        """Objects of one kind matching a label selector, in one namespace or (None) all;
-        each with its apiVersion and kind, which a LIST's items leave out."""
+        """The metadata only (PartialObjectMetadataList) of the objects of one kind that
+        match a label selector, in one namespace or (None) all: what a cache refresh
+        needs, without moving every ConfigMap's data each pass."""
         res = self._resource(api_version, kind)
-        listing = res.get(namespace=namespace, label_selector=selector).to_dict()
-        return [{**item, "apiVersion": api_version, "kind": kind}
-                for item in listing.get("items") or []]
+        listing = res.get(namespace=namespace, label_selector=selector, header_params={
+            "Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"})
+        return [{"metadata": item["metadata"]}
+                for item in listing.to_dict().get("items") or []]
 
-    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
+    def delete(self, api_version: str, kind: str, namespace: str, name: str,
+               uid: str | None = None) -> bool:
+        """Delete; with ``uid``, only that very object (a 409 Conflict if the name now
+        belongs to another one), never whatever holds the name by now."""
         res = self._resource(api_version, kind)
+        body = {"preconditions": {"uid": uid}} if uid else None
         try:
-            res.delete(name=name, namespace=namespace)
+            res.delete(name=name, namespace=namespace, body=body)
             return True
         except NotFoundError:
             return False

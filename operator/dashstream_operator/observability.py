@@ -3,10 +3,11 @@
 One explicit registry (a metric registered into one registry while /metrics serves
 another never reaches Prometheus; with a single registry that cannot happen)
 served on the liveness port, so the chart's single Service and ServiceMonitor cover
-both. /healthz says whether the operator is alive: its event loop ticks (a heartbeat)
-and its resync loop has not died. It does not ask whether a pass finished: with a
-dead broker a pass over many pipelines is slow, and a restart then would only make
-the operator absent exactly when it is needed.
+both. /healthz says whether the operator is alive: its resync loop makes progress (it
+stamps the time after every object it reconciles and before every pass), and has not
+died. It does not ask whether a pass finished: with a dead broker a pass over many
+pipelines is slow but moving, and a restart then would only make the operator absent
+exactly when it is needed. A pass stuck on one object stops the stamps.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["METRICS", "REGISTRY", "Metrics", "about", "reconcile_timer", "serve"]
+__all__ = ["METRICS", "REGISTRY", "Metrics", "Timed", "about", "reconcile_timer", "serve"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -45,6 +46,9 @@ class Metrics:
         self.validation_failures = Counter(
             "dashstream_operator_validation_failures", "Objects refused by validation, by kind "
             "and reason.", ["kind", "reason"], registry=registry)
+        self.kafka_in_flight = Gauge(
+            "dashstream_operator_kafka_requests_in_flight", "Kafka admin operations "
+            "(describe, apply, delete) waiting for the broker right now.", registry=registry)
         self.api_requests = Counter(
             "dashstream_operator_api_requests", "Requests the operator's reconcilers sent to "
             "the Kubernetes API, by HTTP verb (kopf's watches not included).", ["verb"],
@@ -55,9 +59,10 @@ class Metrics:
         self.resync_passes = Counter(
             "dashstream_operator_resync_passes", "Resync passes completed (tests and "
             "benchmarks wait on this count instead of on time).", registry=registry)
-        self.heartbeat = Gauge(
-            "dashstream_operator_heartbeat_timestamp_seconds",
-            "Last tick of the operator's event loop (once a second).", registry=registry)
+        self.progress = Gauge(
+            "dashstream_operator_resync_progress_timestamp_seconds",
+            "When the resync loop last made progress (an object reconciled, a pass "
+            "started).", registry=registry)
         self.resync_objects = Gauge(
             "dashstream_operator_resync_objects", "Objects reconciled by the last resync pass.",
             registry=registry)
@@ -74,35 +79,35 @@ def about(kind: str, namespace: object, name: object) -> dict[str, object]:
                                           "name": name}}
 
 
-@contextmanager
-def reconcile_timer(kind: str) -> Iterator[None]:
-    """Time one reconcile; count it by result (exceptions classified by name)."""
-    start = time.perf_counter()
+class Timed:
+    """The result a reconcile reports: success, retry (a transient failure, tried again
+    soon), invalid (refused input), error (an exception: a bug or an unreachable API)."""
+
     result = "success"
+
+
+@contextmanager
+def reconcile_timer(kind: str) -> Iterator[Timed]:
+    """Time one reconcile and count it by the result it sets (``error`` if it raised)."""
+    start = time.perf_counter()
+    timed = Timed()
     try:
-        yield
-    except Exception as exc:
-        name = type(exc).__name__
-        result = {"TemporaryError": "retry", "PermanentError": "invalid"}.get(name, "error")
+        yield timed
+    except Exception:
+        timed.result = "error"
         raise
     finally:
         METRICS.duration.labels(kind).observe(time.perf_counter() - start)
-        METRICS.reconciles.labels(kind, result).inc()
-
-
-HEARTBEAT_STALE_SECONDS = 30.0
+        METRICS.reconciles.labels(kind, timed.result).inc()
 
 
 async def serve(url: str, alive: Callable[[], str | None]) -> web.AppRunner:
     """Serve /healthz (at the URL's path) and /metrics on the URL's host and port;
     ``alive`` answers why the operator is not alive, or None."""
     parsed = urlparse(url)
-    started = time.time()
 
     async def healthz(_: web.Request) -> web.Response:
-        age = time.time() - (METRICS.heartbeat._value.get() or started)
-        why = alive() or (f"event loop stalled for {age:.0f}s"
-                          if age > HEARTBEAT_STALE_SECONDS else None)
+        why = alive()
         if why:
             return web.Response(status=503, text=why + "\n")
         return web.Response(text="ok\n")

@@ -1,4 +1,4 @@
-"""The chart installed, with real helm, kubectl and kube-apiserver (issue 8): NOTES,
+"""The chart installed, with real helm, kubectl and kube-apiserver: NOTES,
 install, upgrade and uninstall in the local control plane; manifests/: every file
 passes `kubectl apply --dry-run=server`, examples parse and validate.
 

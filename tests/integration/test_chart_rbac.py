@@ -1,4 +1,4 @@
-"""Least privilege, with real helm, kubectl, kube-apiserver and Kafka (issue 8): a
+"""Least privilege, with real helm, kubectl, kube-apiserver and Kafka: a
 `kubectl auth can-i` matrix for the chart's ServiceAccount, and the real operator run
 with exactly that ServiceAccount's token reconciling a pipeline (its live objects also
 go through the Argo CD health checks, whose fixtures the API server must keep).

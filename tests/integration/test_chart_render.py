@@ -1,4 +1,4 @@
-"""The chart rendered, with real helm (issue 8): lint and template clean (default and
+"""The chart rendered, with real helm: lint and template clean (default and
 all-options values), RBAC without wildcards, strict values schema, CRDs identical to
 crds/, default CRs built from the canonical rules and dashboards, the Argo CD
 Application's sync waves; gen_chart.py --check fails on a hand edit.

@@ -189,14 +189,17 @@ def test_unchanged_pipeline_writes_nothing(kube_api: client.ApiClient, dyn: Dyna
 
     wait_until(settled, timeout=60, what="pipeline settled")
     # The deployment controller updates Deployment status while it rolls out, and the
-    # pipeline's status follows what it reports; wait until nothing moved for 3 s.
+    # pipeline's status follows what it reports: settled is when two whole resync passes
+    # left every version as it was.
     seen: list[dict[str, str | None]] = []
 
-    def quiet_for_3s() -> bool:
+    def unchanged_over_two_passes() -> bool:
         seen.append(settled())
-        return len(seen) > 3 and all(s == seen[-1] for s in seen[-4:])
+        operator.wait_passes(2)
+        seen.append(settled())
+        return seen[-1] == seen[-2]
 
-    wait_until(quiet_for_3s, timeout=60, interval=1, what="no writes for 3 s")
+    wait_until(unchanged_over_two_passes, timeout=90, interval=0, what="no writes")
     before = seen[-1]
     apply(dyn, body)  # the same CR again
     operator.wait_passes(3)  # three resync passes later nothing has been written

@@ -92,12 +92,16 @@ class OperatorProcess:
         return int(sum(m.get(f'dashstream_operator_api_requests_total{{verb="{v}"}}', 0)
                        for v in WRITE_VERBS))
 
+    def passes_now(self) -> int:
+        """The pass count, once the endpoint answers (0 is an answer, not "not yet")."""
+        return wait_until(lambda: (self.passes(),), timeout=60, what="operator /metrics")[0][0]
+
     def wait_passes(self, count: int, timeout: float = 120) -> int:
         """Wait until ``count`` more resync passes completed; returns the pass count.
         Two passes after a change guarantee one that started after it."""
-        target = wait_until(self.passes, timeout=30, what="operator /metrics")[0] + count
-        return wait_until(lambda: self.passes() >= target and self.passes(), timeout=timeout,
-                          what=f"{count} more resync passes")[0]
+        target = self.passes_now() + count
+        return wait_until(lambda: (n := self.passes()) >= target and (n,), timeout=timeout,
+                          what=f"{count} more resync passes")[0][0]
 
 
 # kopf's own retries of a request the API server refused for a moment (429 while its

@@ -1,8 +1,9 @@
 """The canonical alert rules in alert-rules/: promtool-valid, tested, documented,
 and reading only metrics that some DashStream component really exports.
 
-The old stack alerted on metrics no scraped target exported (telemetry audit
-§1, §5-6); the metric-existence test below is what stops that from coming back.
+The old stack alerted on metrics no scraped target exported (they were registered
+in a registry no /metrics endpoint served), so those alerts could never fire; the
+metric-existence test below is what stops that from coming back.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ SEVERITIES = {"info", "warning", "critical"}
 # Series every Prometheus has without any DashStream exporter.
 STANDARD_SERIES = {"up"}
 # The streaming library's DLQ metrics (seeds, "DLQ Metrics (Streaming Library)"):
-# no component the operator deploys exports them (M-412), so they are not in the
-# contract. They may appear only in the optional library-DLQ rule file.
+# no component the operator deploys exports them (only a service that opts into the
+# library's DlqHandler would; the websocket-server has its own DLQ metrics), so they
+# are not in the contract. They may appear only in the optional library-DLQ rule file.
 LIBRARY_DLQ_FILE = "dashstream-library-dlq.rules.yaml"
 LIBRARY_DLQ_SERIES = {
     "dashstream_dlq_sends_total",

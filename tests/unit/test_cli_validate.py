@@ -1,4 +1,4 @@
-"""`dashstream validate`: the operator's checks offline, for GitOps CI (issue 6)."""
+"""`dashstream validate`: the operator's checks offline, for GitOps CI."""
 
 from __future__ import annotations
 

@@ -213,8 +213,10 @@ def test_quality_targets_and_units() -> None:
 
 
 def test_no_dashboard_uses_retired_metrics() -> None:
-    # Contract decisions: no loss-rate metric (audit M-649); Redis metrics are
-    # component-scoped (M-647), the shared ambiguous names are gone.
+    # Contract decisions: no loss-rate metric (sent and received are counted in
+    # different processes, so no one process can compute a loss rate); Redis metrics
+    # are component-scoped (the shared names had different buckets and labels per
+    # component, so they could not be aggregated), the shared ambiguous names are gone.
     text = "".join(generate().values())
     for retired in ("dashstream_message_loss_rate", "dashstream_redis_connection_errors_total",
                     "dashstream_redis_operation_latency_ms"):

@@ -3,6 +3,7 @@ what a cache refresh keeps, what an outage reports, what a pause writes."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from datetime import UTC, datetime
@@ -11,13 +12,13 @@ from typing import Any
 import pytest
 
 from dashstream_operator.handlers.children import Coalescer
-from dashstream_operator.kafka.admin import LibrdkafkaLog
+from dashstream_operator.kafka.logs import LibrdkafkaLog
 from dashstream_operator.models import AlertRuleSetStatus, DashboardSetStatus
 from dashstream_operator.reconcile.cache import BodyCache, ChildCache, rv_not_older
 from dashstream_operator.reconcile.children import controlled_by, owner_of
 from dashstream_operator.reconcile.compare import APPLIED_HASH, holds, stamped
 from dashstream_operator.reconcile.pause import PAUSE_ANNOTATION, paused_patch, without_pause
-from dashstream_operator.reconcile.pipeline import _kafka_transition
+from dashstream_operator.reconcile.pipeline import _kafka_transition, current_topics
 from dashstream_operator.reconcile.topics import KAFKA_UNAVAILABLE, TopicsOutcome
 
 UID = "0b5e7c1e-0000-4000-8000-000000000001"
@@ -97,12 +98,30 @@ def test_a_refresh_drops_what_the_list_no_longer_has() -> None:
     cache.put(cm("deleted-in-a-watch-gap", {}))
     cache.put(cm("other-namespace", {}, ns="elsewhere"))
     since = cache.mark()
-    dropped = cache.refresh("v1", "ConfigMap", ["ns"], [cm("kept", {}, rv="5")], since)
+    dropped = cache.refresh("v1", "ConfigMap", ["ns"], [cm("kept", {}, rv="1")], since)
     assert dropped == 1
     names = sorted(o["metadata"]["name"] for o in cache.values())
     assert names == ["kept", "other-namespace"]  # another namespace is not this LIST's
-    kept = cache.get(("v1", "ConfigMap", "ns", "kept"))
-    assert kept is not None and kept["metadata"]["resourceVersion"] == "5"
+
+
+def test_a_metadata_only_refresh_drops_entries_changed_unseen() -> None:
+    cache = ChildCache()
+    cache.put(cm("edited-in-a-gap", {"A": "1"}, rv="1"))
+    listed = [{"metadata": {"name": "edited-in-a-gap", "namespace": "ns",
+                            "resourceVersion": "7"}}]
+    assert cache.refresh("v1", "ConfigMap", None, listed, cache.mark(), add=False) == 1
+    assert cache.values() == []  # the next reconcile asks for the current version
+
+
+def test_a_refresh_never_brings_back_what_a_deleted_event_removed_meanwhile() -> None:
+    cache = BodyCache()
+    body = {"kind": "AlertRuleSet", "metadata": {"name": "a", "namespace": "ns",
+                                                 "resourceVersion": "3"}}
+    cache.put(body)
+    since = cache.mark()  # the LIST starts ...
+    cache.remove(body)  # ... a DELETED event arrives while it runs ...
+    cache.refresh("dashstream.io/v1alpha1", "AlertRuleSet", None, [body], since)
+    assert cache.values() == []  # ... and the LIST's older copy does not resurrect it
 
 
 def test_a_refresh_keeps_what_our_own_write_stored_while_the_list_ran() -> None:
@@ -192,7 +211,7 @@ def test_one_kafka_event_per_transition_and_none_while_an_outage_lasts() -> None
 def test_librdkafka_lines_go_through_our_logger_once_a_minute_at_most_as_warnings(
         caplog: pytest.LogCaptureFixture) -> None:
     sink = LibrdkafkaLog()
-    with caplog.at_level(logging.DEBUG, logger="dashstream_operator.kafka.admin"):
+    with caplog.at_level(logging.DEBUG, logger="dashstream_operator.kafka.logs"):
         for ms in range(50):
             sink.log(logging.ERROR, "%s [%s]: %s", "FAIL", "rdkafka#producer-1",
                      f"Connect failed (after {ms}ms in state CONNECT)")
@@ -219,3 +238,39 @@ def test_pausing_writes_only_the_paused_condition(status_type: Any) -> None:
     assert patch["observedGeneration"] == 2
     resumed = status_type.from_body({"status": patch})
     assert [c.type for c in without_pause(resumed.conditions)] == ["Ready"]
+
+
+# --- generations carried through -------------------------------------------------------------
+
+def test_a_kafka_result_is_reported_only_for_the_generation_it_was_computed_for() -> None:
+    result = _topics("TopicsReady")
+    assert current_topics(result, 4, {"metadata": {"generation": 4}}) is result
+    assert current_topics(result, 4, {"metadata": {"generation": 5}}) is None
+    assert current_topics(None, 4, {"metadata": {"generation": 4}}) is None
+
+
+def test_entries_others_add_to_a_keyed_list_are_not_drift() -> None:
+    container = {"name": "ws", "image": "i:1", "env": [{"name": "A", "value": "1"}],
+                 "ports": [{"containerPort": 3002}]}
+    desired = stamped({"apiVersion": "apps/v1", "kind": "Deployment",
+                       "metadata": {"name": "d"},
+                       "spec": {"template": {"spec": {"containers": [container]}}}})
+    live = copy.deepcopy(desired)
+    live_container = live["spec"]["template"]["spec"]["containers"][0]
+    live_container["env"].append({"name": "INJECTED", "value": "by a webhook"})
+    live_container["ports"][0]["protocol"] = "TCP"
+    live["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "s"})
+    assert holds(desired, live)
+    live_container["env"][0]["value"] = "2"  # one of ours edited
+    assert not holds(desired, live)
+    live_container["env"][0]["value"] = "1"
+    del live_container["env"][0]  # one of ours removed
+    assert not holds(desired, live)
+
+
+def test_an_atomic_list_must_be_ours_whole() -> None:
+    desired = stamped({"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"},
+                       "spec": {"args": ["--a"], "tolerations": [{"key": "k"}]}})
+    longer = copy.deepcopy(desired)
+    longer["spec"]["args"].append("--b")
+    assert not holds(desired, longer)

@@ -3,9 +3,9 @@
 The servers read their configuration only through :func:`load`; the operator's
 renderer (``dashstream_operator.render``) sets these same names on the
 Deployments; ``docs/configuration.md`` is :func:`render_settings_markdown`.
-One table, three consumers, so the names cannot drift apart again (the old
-stack's Helm chart never wired the Kafka TLS/SASL variables: telemetry audit
-§4.1, and documented ``DASHSTREAM_*`` variables no code read: §4.2).
+One table, three consumers, so the names cannot drift apart again (in the old
+stack they did: its Helm chart never wired the Kafka TLS/SASL variables, and its
+docs named ``DASHSTREAM_*`` variables that no code read).
 
 Names follow ``../shared/seeds/observability-infrastructure.md`` and
 ``prometheus-metrics.md``. A variable set to the empty string counts as unset,

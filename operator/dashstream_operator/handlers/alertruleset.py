@@ -16,7 +16,6 @@ collection. Watch handlers are not retried by kopf; the resync loop is the retry
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,11 +26,11 @@ from dashstream_operator.handlers.resync import register_resync
 from dashstream_operator.handlers.skeleton import (
     REPAIR_REASONS,
     child_event_matters,
+    leave_alone,
     locked_newest,
     log_failure,
     log_refusal,
     now,
-    paused,
     post_events,
     write_status,
 )
@@ -49,8 +48,6 @@ from dashstream_operator.reconcile.status import invalid_spec_patch
 
 __all__ = ["reconcile"]
 
-log = logging.getLogger(__name__)
-
 KIND, PLURAL = ALERT_RULE_SET.kind, ALERT_RULE_SET.plural
 
 
@@ -62,13 +59,14 @@ def _last_valid(memo: kopf.Memo) -> LastValid:
 
 def reconcile(body: Mapping[str, Any], memo: kopf.Memo) -> None:
     """Read, validate, sync (or keep the last valid content), report."""
-    with reconcile_timer(KIND), locked_newest(memo, body) as raw:
-        if paused(memo, ALERT_RULE_SET, raw, AlertRuleSetStatus):
+    with reconcile_timer(KIND) as timed, locked_newest(memo, body) as raw:
+        if leave_alone(memo, ALERT_RULE_SET, raw, AlertRuleSetStatus):
             return
         try:
             spec = AlertRuleSetSpec.from_body(raw)
         except SpecError as exc:
             # Admission (schema and CEL) should have refused it; say so in status.
+            timed.result = "invalid"
             METRICS.validation_failures.labels(KIND, "InvalidSpec").inc()
             write_status(memo, ALERT_RULE_SET, raw, invalid_spec_patch(
                 AlertRuleSetStatus.from_body(raw), raw, "Valid", str(exc), now()))
@@ -78,6 +76,7 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo) -> None:
         post_events(memo, raw, result.events)
         for type_, reason, _message in result.events:
             if type_ == "Warning" and reason not in REPAIR_REASONS:
+                timed.result = "invalid"
                 METRICS.validation_failures.labels(KIND, reason).inc()
         write_status(memo, ALERT_RULE_SET, raw, result.patch)
 

@@ -11,22 +11,20 @@ LISTs (handlers/resync.py).
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
 
-from dashstream_operator.handlers.skeleton import log_failure
+from dashstream_operator.handlers.skeleton import forget_locks, log_failure
 from dashstream_operator.models import GROUP, KINDS, VERSION
+from dashstream_operator.render.names import MANAGED_BY as MANAGED_BY_VALUE
 
 __all__ = ["CHILD_RESOURCES", "MANAGED_BY", "MANAGED_BY_SELECTOR", "Coalescer",
            "register_owner_callback"]
 
-log = logging.getLogger(__name__)
-
-MANAGED_BY = {"app.kubernetes.io/managed-by": "dashstream-operator"}
+MANAGED_BY = {"app.kubernetes.io/managed-by": MANAGED_BY_VALUE}  # what render/ puts on each
 OUR_API_VERSION = f"{GROUP}/{VERSION}"
 
 # (group, version, plural, kind) of every kind of child; the optional CRDs' kinds are
@@ -61,6 +59,7 @@ class Coalescer:
         self._lock = threading.Lock()
 
     def run(self, key: str, fn: Callable[[], None], for_deletion: bool = False) -> None:
+        """Run ``fn`` (which must not raise), or leave it to the run already going."""
         with self._lock:
             if key in self._pending:
                 waiting = self._pending[key]
@@ -68,17 +67,14 @@ class Coalescer:
                     self._pending[key] = (fn, for_deletion)  # the running one goes again
                 return
             self._pending[key] = None
-        try:
-            while True:
-                fn()
-                with self._lock:
-                    waiting = self._pending[key]
-                    if waiting is None:
-                        return
-                    fn, self._pending[key] = waiting[0], None
-        finally:
+        while True:
+            fn()
             with self._lock:
-                self._pending.pop(key, None)
+                waiting = self._pending[key]
+                if waiting is None:
+                    del self._pending[key]  # in the same critical section as the check
+                    return
+                fn, self._pending[key] = waiting[0], None
 
 
 _COALESCER = Coalescer()
@@ -103,11 +99,14 @@ def on_child_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
     if owner is None or callback is None:
         return
     ns = obj["metadata"]["namespace"]
-    try:
-        _COALESCER.run(owner["uid"], lambda: callback(memo, ns, owner["name"], owner["uid"],
-                                                      deleted), for_deletion=deleted)
-    except Exception as exc:
-        log_failure(owner["kind"], ns, owner["name"], "repairing children", exc)
+
+    def repair() -> None:
+        try:
+            callback(memo, ns, owner["name"], owner["uid"], deleted)
+        except Exception as exc:
+            log_failure(owner["kind"], ns, owner["name"], "repairing children", exc)
+
+    _COALESCER.run(owner["uid"], repair, for_deletion=deleted)
 
 
 for _group, _version, _plural, _kind in CHILD_RESOURCES:
@@ -118,6 +117,11 @@ for _group, _version, _plural, _kind in CHILD_RESOURCES:
 def on_owner_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
     if event.get("type") == "DELETED":
         memo.bodies.remove(event["object"])
+        uid = str(event["object"]["metadata"].get("uid", ""))
+        retries = getattr(memo, "retries", None)
+        if retries is not None:
+            retries.succeeded(uid)  # drops a pending retry and its history
+        forget_locks(uid)
     else:
         memo.bodies.put(event["object"])
 

@@ -34,12 +34,13 @@ import kopf
 from dashstream_operator.handlers.children import register_owner_callback
 from dashstream_operator.handlers.resync import register_resync
 from dashstream_operator.handlers.skeleton import (
+    REPAIR_REASONS,
     child_event_matters,
+    leave_alone,
     locked_newest,
     log_failure,
     log_refusal,
     now,
-    paused,
     post_events,
     write_status,
 )
@@ -133,19 +134,28 @@ def _grafana_crd(kube: Kube) -> bool:
     return present
 
 
-def reconcile(memo: kopf.Memo, namespace: str, name: str, *, repair: bool = False,
+def reconcile(memo: kopf.Memo, namespace: str, name: str, *,
               body: Mapping[str, Any] | None = None) -> None:
-    """Reconcile one set from the newest body known (the given one or the cache's)."""
+    """Reconcile one set from the newest body known (the given one or the cache's).
+    Never raises: a failure is logged and the resync pass retries."""
     known = body if body is not None else memo.bodies.find(KIND, namespace, name)
-    if known is None or known["metadata"].get("deletionTimestamp"):
+    if known is None:
         return
-    with reconcile_timer(KIND), locked_newest(memo, known) as raw:
-        if paused(memo, DASHBOARD_SET, raw, DashboardSetStatus):
+    try:
+        _reconcile(memo, known, namespace)
+    except Exception as exc:
+        log_failure(KIND, namespace, name, "reconcile", exc)
+
+
+def _reconcile(memo: kopf.Memo, known: Mapping[str, Any], namespace: str) -> None:
+    with reconcile_timer(KIND) as timed, locked_newest(memo, known) as raw:
+        if leave_alone(memo, DASHBOARD_SET, raw, DashboardSetStatus):
             return
         try:
             spec = DashboardSetSpec.from_body(raw)
         except SpecError as exc:
             # Admission (schema, CEL) should have refused it; say so in status.
+            timed.result = "invalid"
             METRICS.validation_failures.labels(KIND, "InvalidSpec").inc()
             write_status(memo, DASHBOARD_SET, raw, invalid_spec_patch(
                 DashboardSetStatus.from_body(raw), raw, "Valid", str(exc), now()))
@@ -155,13 +165,20 @@ def reconcile(memo: kopf.Memo, namespace: str, name: str, *, repair: bool = Fals
         peers = _values(indexes.uids if indexes else None, namespace)
         recorded = frozenset().union(*_values(indexes.recorded if indexes else None, namespace))
         result = reconcile_dashboardset(raw, spec, memo.kube, memo.children, peers, recorded,
-                                        _grafana_crd(memo.kube), repair)
+                                        _grafana_crd(memo.kube))
         post_events(memo, raw, result.events)
+        for type_, reason, _message in result.events:
+            if type_ == "Warning" and reason not in REPAIR_REASONS:
+                timed.result = "invalid"
+                METRICS.validation_failures.labels(KIND, reason).inc()
         write_status(memo, DASHBOARD_SET, raw, result.patch)
+        if result.retry:
+            timed.result = "retry"
     if result.retry:
-        log.info("dashboardset %s/%s: %s; retrying within %.0fs", namespace, name,
+        meta = raw["metadata"]
+        log.info("dashboardset %s/%s: %s; retrying within %.0fs", namespace, meta["name"],
                  result.retry, RESYNC_SECONDS,
-                 extra=about("DashboardSet", namespace, name))
+                 extra=about("DashboardSet", namespace, meta["name"]))
 
 
 def _wake_peers(memo: kopf.Memo, body: Mapping[str, Any]) -> None:
@@ -220,7 +237,7 @@ def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,
                         child_deleted: bool) -> None:
     """A child of this set changed or vanished: put back what differs."""
     if child_event_matters(memo, DASHBOARD_SET, namespace, name, uid, child_deleted):
-        reconcile(memo, namespace, name, repair=True)
+        reconcile(memo, namespace, name)
 
 
 register_owner_callback(KIND, on_children_changed)
@@ -229,10 +246,7 @@ register_owner_callback(KIND, on_children_changed)
 def _resync(body: dict[str, Any], memo: kopf.Memo) -> None:
     """One DashboardSet in the operator's resync pass (handlers/resync.py)."""
     meta = body["metadata"]
-    try:
-        reconcile(memo, meta["namespace"], meta["name"], repair=True, body=body)
-    except Exception as exc:
-        log_failure(KIND, meta["namespace"], meta["name"], "resync", exc)
+    reconcile(memo, meta["namespace"], meta["name"], body=body)
 
 
 register_resync(DASHBOARD_SET, _resync)

@@ -17,12 +17,12 @@ import kopf
 from dashstream_operator.handlers.children import register_owner_callback
 from dashstream_operator.handlers.skeleton import (
     child_event_matters,
+    leave_alone,
     locked_newest,
     log_failure,
     log_refusal,
     now,
     object_lock,
-    paused,
     post_events,
     write_status,
 )
@@ -44,7 +44,11 @@ from dashstream_operator.reconcile.pause import (
     is_paused,
     pause_reported,
 )
-from dashstream_operator.reconcile.pipeline import reconcile_pipeline, reconcile_pipeline_topics
+from dashstream_operator.reconcile.pipeline import (
+    current_topics,
+    reconcile_pipeline,
+    reconcile_pipeline_topics,
+)
 from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
     apply_conditions,
@@ -70,18 +74,33 @@ def topic_claims(spec: Any, meta: Any, status: Any, namespace: str, name: str,
 
 
 def reconcile(body: Mapping[str, Any], memo: kopf.Memo,
-              topic_claims: Mapping[str, Iterable[Claim]] | None, repair: bool) -> None:
+              topic_claims: Mapping[str, Iterable[Claim]] | None) -> None:
     """Full reconcile; with ``topic_claims`` None only the children and their status.
 
-    Two locks per object: Kafka work (which may wait for a broker timeout) is serialised
-    on its own, so it never delays the repair of a hand-edited child.
+    Never raises: kopf must not retry it (its retries write ``status.kopf`` each time).
+    A failure is logged and retried here, soon, and by the resync pass. Two locks per
+    object: Kafka work (which may wait for a broker timeout) is serialised on its own,
+    so it never delays the repair of a hand-edited child.
     """
-    with reconcile_timer(PIPELINE.kind):
-        _reconcile(dict(body), memo, topic_claims, repair)
+    meta = body["metadata"]
+    with reconcile_timer(PIPELINE.kind) as timed:
+        try:
+            timed.result = _reconcile(dict(body), memo, topic_claims)
+        except Exception as exc:
+            timed.result = "error"
+            log_failure(PIPELINE.kind, meta["namespace"], meta["name"], "reconcile", exc)
+    retries = getattr(memo, "retries", None)
+    if retries is None:
+        return
+    if timed.result in ("retry", "error"):
+        retries.schedule(meta["uid"], lambda: _retry(memo, meta["namespace"], meta["name"]))
+    elif topic_claims is not None:  # only a whole reconcile ends a retry streak
+        retries.succeeded(meta["uid"])
 
 
 def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
-               topic_claims: Mapping[str, Iterable[Claim]] | None, repair: bool) -> None:
+               topic_claims: Mapping[str, Iterable[Claim]] | None) -> str:
+    """Returns the result for the reconcile metric."""
     topics, topics_generation = None, None
     if topic_claims is not None:
         with object_lock(f"{raw['metadata']['uid']}/kafka"):
@@ -89,16 +108,16 @@ def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
             # than a spec change already applied, and applying it would set topic
             # configs back to old values.
             raw = memo.bodies.newest(raw)
-            spec = None if is_paused(raw) else _parsed(raw)
+            spec = None if is_paused(raw) or raw["metadata"].get(
+                "deletionTimestamp") else _parsed(raw)
             if spec is not None:
                 topics_generation = raw["metadata"].get("generation")
                 topics = reconcile_pipeline_topics(raw, spec, memo.kube, memo.kafka,
                                                    claims_for(spec, topic_claims))
     with locked_newest(memo, raw) as raw:
-        if paused(memo, PIPELINE, raw, DashStreamPipelineStatus):
-            return
-        if topics is not None and raw["metadata"].get("generation") != topics_generation:
-            topics = None  # observed for an older spec: the newer spec's reconcile reports
+        if leave_alone(memo, PIPELINE, raw, DashStreamPipelineStatus):
+            return "success"
+        topics = current_topics(topics, topics_generation, raw)
         try:
             spec = DashStreamPipelineSpec.from_body(raw)
         except SpecError as exc:
@@ -106,20 +125,13 @@ def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
             write_status(memo, PIPELINE, raw, invalid_spec_patch(
                 DashStreamPipelineStatus.from_body(raw), raw, "TopicsReady", str(exc), now()))
             log_refusal(PIPELINE, raw, f"invalid spec: {exc}")
-            return
-        result = reconcile_pipeline(raw, spec, memo.kube, memo.children, topics, repair)
+            return "invalid"
+        result = reconcile_pipeline(raw, spec, memo.kube, memo.children, topics)
         post_events(memo, raw, result.events)
         if topics is not None and topics.status != "True" and topics.reason in KAFKA_REASONS:
             METRICS.kafka_errors.labels(topics.reason).inc()
         write_status(memo, PIPELINE, raw, result.patch)
-    meta = raw["metadata"]
-    retries = getattr(memo, "retries", None)
-    if retries is None:
-        return
-    if result.retry:
-        retries.schedule(meta["uid"], lambda: _retry(memo, meta["namespace"], meta["name"]))
-    else:
-        retries.succeeded(meta["uid"])
+    return "retry" if result.retry else "success"
 
 
 def _parsed(raw: Mapping[str, Any]) -> DashStreamPipelineSpec | None:
@@ -131,12 +143,8 @@ def _parsed(raw: Mapping[str, Any]) -> DashStreamPipelineSpec | None:
 
 def _retry(memo: kopf.Memo, namespace: str, name: str) -> None:
     body = memo.bodies.find(PIPELINE.kind, namespace, name)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return
-    try:
-        reconcile(body, memo, getattr(memo, "topic_claims", None), repair=False)
-    except Exception as exc:
-        log_failure(PIPELINE.kind, namespace, name, "retry", exc)
+    if body is not None and not body["metadata"].get("deletionTimestamp"):
+        reconcile(body, memo, getattr(memo, "topic_claims", None))
 
 
 @kopf.on.startup(id="pipeline-claims")
@@ -150,7 +158,7 @@ async def keep_claims(memo: kopf.Memo, topic_claims: kopf.Index[str, Claim], **_
 @kopf.on.update(GROUP, VERSION, PLURAL, id="pipeline-update", field="spec")
 def on_change(body: kopf.Body, memo: kopf.Memo, topic_claims: kopf.Index[str, Claim],
               **_: Any) -> None:
-    reconcile(body, memo, topic_claims, repair=False)
+    reconcile(body, memo, topic_claims)
 
 
 def _pause_not_yet_reported(body: kopf.Body, **_: Any) -> bool:
@@ -163,7 +171,7 @@ def _pause_not_yet_reported(body: kopf.Body, **_: Any) -> bool:
 @kopf.on.event(GROUP, VERSION, PLURAL, id="pipeline-pause", when=_pause_not_yet_reported)
 def on_pause_annotation(body: kopf.Body, memo: kopf.Memo,
                         topic_claims: kopf.Index[str, Claim], **_: Any) -> None:
-    reconcile(body, memo, topic_claims, repair=True)
+    reconcile(body, memo, topic_claims)
 
 
 def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,
@@ -171,7 +179,7 @@ def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,
     """A child of this pipeline changed or vanished: re-apply what differs."""
     body = child_event_matters(memo, PIPELINE, namespace, name, uid, child_deleted)
     if body is not None:
-        reconcile(body, memo, None, repair=True)
+        reconcile(body, memo, None)
 
 
 register_owner_callback(PIPELINE.kind, on_children_changed)
@@ -189,9 +197,9 @@ def delete_topics(body: kopf.Body, memo: kopf.Memo, topic_claims: kopf.Index[str
     the topics this pipeline owns — never one lost to an older claim.
 
     Deletion always completes unless Kafka itself is unreachable (then it waits, and
-    pausing is the way out): a paused pipeline, a spec that cannot be read and
-    credentials that are gone (a namespace being deleted takes its Secrets first) keep
-    the topics, say why in a TopicsKept Event, and let go.
+    pausing is the way out): a paused pipeline, a spec that cannot be read, credentials
+    that are gone (a namespace being deleted takes its Secrets first) and a deletion
+    Kafka refuses for good keep the topics, say why in a TopicsKept Event, and let go.
     """
     kube: Kube = memo.kube
     ns, uid = str(body.metadata.namespace), str(body.metadata.uid)
@@ -211,21 +219,31 @@ def delete_topics(body: kopf.Body, memo: kopf.Memo, topic_claims: kopf.Index[str
     try:
         errors = memo.kafka.get(conf).delete(t.name for t in mine)
     except KafkaUnavailable as exc:
-        errors_text = f"cannot delete topics yet: {exc}"
-    else:
-        if not errors:
-            log.info("deleted topics %s", [t.name for t in mine],
-                     extra=about(PIPELINE.kind, ns, body.metadata.name))
-            return
-        errors_text = "; ".join(f"{e.topic}: {e.message}" for e in errors)
+        # The one thing worth waiting for: Kafka coming back (pausing lets go).
+        _deletion_waits(memo, body, f"cannot delete topics yet: {exc}")
+        raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY) from exc
+    if errors:
+        # Refused for good (no Delete ACL, a policy): waiting would hold the namespace
+        # forever; say what was kept and why.
+        _keep_topics(memo, body, "Kafka refused to delete: " + "; ".join(
+            f"{e.topic}: {e.message}" for e in errors))
+        return
+    log.info("deleted topics %s", [t.name for t in mine],
+             extra=about(PIPELINE.kind, ns, body.metadata.name))
+
+
+def _deletion_waits(memo: kopf.Memo, body: kopf.Body, why: str) -> None:
+    """Ready False TopicDeletionFailed, and its Event once per distinct reason."""
     old = DashStreamPipelineStatus.from_body(body)
-    generation = body.metadata.get("generation")
+    before = old.condition("Ready")
     conditions = apply_conditions(old.conditions or [], [
-        ("Ready", "False", "TopicDeletionFailed", errors_text[:MAX_MESSAGE])], generation, now())
+        ("Ready", "False", "TopicDeletionFailed", why[:MAX_MESSAGE])],
+        body.metadata.get("generation"), now())
     write_status(memo, PIPELINE, body, status_patch(
         body.get("status"), old.model_copy(update={"conditions": conditions})))
-    kube.post_event(body, "Warning", "TopicDeletionFailed", errors_text)
-    raise kopf.TemporaryError(errors_text, delay=RETRY_DELAY)
+    if before is None or (before.reason, before.message) != ("TopicDeletionFailed",
+                                                             why[:MAX_MESSAGE]):
+        memo.kube.post_event(body, "Warning", "TopicDeletionFailed", why)
 
 
 def _keep_topics(memo: kopf.Memo, body: kopf.Body, why: str) -> None:

@@ -19,6 +19,7 @@ import asyncio
 import contextvars
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -77,8 +78,8 @@ def list_pipelines(custom: client.CustomObjectsApi) -> list[dict[str, Any]]:
 
 
 def refresh_children(kube: Kube, cache: ObjectCache) -> int:
-    """Refresh the child cache from one labelled LIST per kind (and watched namespace);
-    returns how many entries the LISTs no longer had."""
+    """Refresh the child cache from one labelled metadata-only LIST per kind (and watched
+    namespace); returns how many entries were dropped (gone, or changed unseen)."""
     namespaces = watched_namespaces()
     dropped = 0
     for group, version, _plural, kind in CHILD_RESOURCES:
@@ -89,8 +90,8 @@ def refresh_children(kube: Kube, cache: ObjectCache) -> int:
         items: list[dict[str, Any]] = []
         scopes: list[str | None] = list(namespaces) if namespaces else [None]
         for ns in scopes:
-            items += kube.list_labelled(api_version, kind, ns, MANAGED_BY_SELECTOR)
-        dropped += cache.refresh(api_version, kind, namespaces, items, since)
+            items += kube.list_metadata(api_version, kind, ns, MANAGED_BY_SELECTOR)
+        dropped += cache.refresh(api_version, kind, namespaces, items, since, add=False)
     return dropped
 
 
@@ -103,7 +104,7 @@ def _refresh_bodies(cache: ObjectCache, kind: KindInfo, listed: list[dict[str, A
 def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo,
                        claims: dict[str, Any]) -> None:
     try:
-        reconcile(body, memo, claims, repair=True)
+        reconcile(body, memo, claims)
     except Exception as exc:
         meta = body["metadata"]
         log_failure(PIPELINE.kind, meta.get("namespace"), meta.get("name"), "resync", exc)
@@ -128,6 +129,7 @@ async def resync_once(memo: kopf.Memo) -> int:
             # copy_context: keeps the operator's logging context in the worker thread.
             ctx = contextvars.copy_context()
             await loop.run_in_executor(None, ctx.run, _reconcile_quietly, body, memo, claims)
+            progress(memo)
 
     await asyncio.gather(*(one(b) for b in live))
     count = len(live)
@@ -147,6 +149,7 @@ async def resync_once(memo: kopf.Memo) -> int:
             async with sem:
                 ctx = contextvars.copy_context()
                 await loop.run_in_executor(None, ctx.run, fn, body, memo)
+                progress(memo)
 
         await asyncio.gather(*(other(b) for b in others))
         count += len(others)
@@ -156,10 +159,18 @@ async def resync_once(memo: kopf.Memo) -> int:
     return count
 
 
+def progress(memo: kopf.Memo) -> None:
+    """The resync loop moves: /healthz reads this (handlers/startup.py)."""
+    memo.progress = time.monotonic()
+    METRICS.progress.set_to_current_time()
+
+
 async def _loop(memo: kopf.Memo) -> None:
     api_down = False
     while True:
+        progress(memo)
         await asyncio.sleep(RESYNC_SECONDS)  # the loop's own cadence, not a retry wait
+        progress(memo)
         try:
             await resync_once(memo)
         except asyncio.CancelledError:

@@ -32,11 +32,17 @@ class RetryQueue:
         self._loop.call_soon_threadsafe(self._schedule, key, fn)
 
     def succeeded(self, key: str) -> None:
-        """From any thread: the key's next failure starts from the first delay again."""
-        self._loop.call_soon_threadsafe(self._tries.pop, key, None)
+        """From any thread: no retry is due, and the key's next failure starts from the
+        first delay again."""
+        self._loop.call_soon_threadsafe(self.forget, key)
 
-    def pending(self) -> int:
-        return len(self._pending)
+    def forget(self, key: str) -> None:
+        """On the loop: drop the key's pending retry and its history (also when the
+        object is deleted)."""
+        handle = self._pending.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+        self._tries.pop(key, None)
 
     def _schedule(self, key: str, fn: Callable[[], None]) -> None:
         if key in self._pending:

@@ -20,8 +20,8 @@ from dashstream_operator.models import BaseStatus, KindInfo
 from dashstream_operator.observability import METRICS, about
 from dashstream_operator.reconcile.pause import is_paused, paused_patch
 
-__all__ = ["child_event_matters", "locked_newest", "log_failure", "log_refusal", "now",
-           "paused", "post_events", "write_status"]
+__all__ = ["REPAIR_REASONS", "child_event_matters", "forget_locks", "leave_alone", "locked_newest",
+           "log_failure", "log_refusal", "now", "object_lock", "post_events", "write_status"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,13 @@ REPAIR_REASONS = ("DriftRepaired", "TopicsRepaired")
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def forget_locks(uid: str) -> None:
+    """The object is gone: its locks are not needed any more."""
+    with _locks_guard:
+        for key in [k for k in _locks if k.split("/", 1)[0] == uid]:
+            del _locks[key]
 
 
 def object_lock(key: str) -> threading.Lock:
@@ -70,9 +77,13 @@ def post_events(memo: kopf.Memo, body: Mapping[str, Any],
             METRICS.drift_repairs.labels(body["kind"]).inc()
 
 
-def paused(memo: kopf.Memo, kind: KindInfo, body: Mapping[str, Any],
-           status_type: type[BaseStatus]) -> bool:
-    """When the object is paused, say so in status (once) and tell the caller to stop."""
+def leave_alone(memo: kopf.Memo, kind: KindInfo, body: Mapping[str, Any],
+                status_type: type[BaseStatus]) -> bool:
+    """Whether to stop before reconciling the newest body: it is being deleted (children
+    go by garbage collection; re-applying them would fight it), or it is paused (said in
+    status, once)."""
+    if body["metadata"].get("deletionTimestamp"):
+        return True
     if not is_paused(body):
         return False
     write_status(memo, kind, body, paused_patch(body, now(), status_type))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
+import time
 from typing import Any
 
 import kopf
@@ -14,7 +14,7 @@ from dashstream_operator.handlers.children import CHILD_RESOURCES, MANAGED_BY_SE
 from dashstream_operator.handlers.retry import RetryQueue
 from dashstream_operator.k8s import Kube
 from dashstream_operator.kafka.admin import AdminPool
-from dashstream_operator.observability import METRICS, serve
+from dashstream_operator.observability import serve
 from dashstream_operator.reconcile.cache import BodyCache, ChildCache
 
 __all__ = ["KAFKA_TIMEOUT_SECONDS", "RESYNC_SECONDS", "SHUTDOWN_GRACE_SECONDS"]
@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 # comes from the environment; `dashstream-operator --resync-interval` sets it.
 RESYNC_SECONDS = float(os.environ.get("DASHSTREAM_RESYNC_SECONDS", "15"))
 KAFKA_TIMEOUT_SECONDS = float(os.environ.get("DASHSTREAM_KAFKA_TIMEOUT_SECONDS", "10"))
-# After SIGTERM, handlers still inside a Kafka call (a dead broker answers only at the
-# client's timeout, several times over) would hold the process past the pod's grace
-# period; nothing they could still write matters once we stop, so we exit after this.
+# After SIGTERM, handlers still inside a Kafka call (a hanging broker answers only at
+# the client's timeout, several times over) would hold the process past the pod's grace
+# period; nothing they could still write matters once we stop, so kopf ends the process
+# after this (its ultimate exiting timeout, 10 minutes by default).
 SHUTDOWN_GRACE_SECONDS = 3.0
 
 
@@ -46,6 +47,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.client_timeout = 150
     settings.watching.connect_timeout = 10
     settings.execution.max_workers = int(os.environ.get("DASHSTREAM_WORKERS", "16"))
+    settings.process.ultimate_exiting_timeout = SHUTDOWN_GRACE_SECONDS
     # The API server sends only our children, not every Deployment or Service of the
     # namespaces. ConfigMaps are the exception: rule and dashboard sources are the
     # users' own, unlabelled ConfigMaps.
@@ -62,48 +64,34 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 @kopf.on.startup(id="http-endpoint")
 async def http_endpoint(memo: kopf.Memo, **_: Any) -> None:
     """/healthz and /metrics on the liveness URL (kopf's own liveness server is off)."""
-    memo.heartbeat = asyncio.create_task(_beat())
     url = os.environ.get("DASHSTREAM_LIVENESS", "none")
     if url != "none":
-        memo.http = await serve(url, alive=lambda: _alive(memo))
+        memo.http = await serve(url, alive=lambda: _not_alive(memo))
 
 
-async def _beat() -> None:
-    """Proves the event loop runs: /healthz reads how long ago this last ticked."""
-    while True:
-        METRICS.heartbeat.set_to_current_time()
-        await asyncio.sleep(1.0)  # the heartbeat's own cadence
+# How long the resync loop may go without progress: the pause between passes, plus one
+# object's reconcile at its slowest (a dozen Kafka requests at their timeout, and the
+# API requests' own), plus a margin.
+STALL_SECONDS = RESYNC_SECONDS + 12 * KAFKA_TIMEOUT_SECONDS + 60
 
 
-def _alive(memo: kopf.Memo) -> str | None:
-    """Why the operator is not alive (a dead resync loop), or None."""
+def _not_alive(memo: kopf.Memo) -> str | None:
+    """Why the operator is not alive (its resync loop died or stopped moving), or None."""
     task = getattr(memo, "resync_task", None)
     if task is not None and task.done() and not task.cancelled():
         return f"resync loop ended: {task.exception()!r}"
+    last = getattr(memo, "progress", None)
+    age = time.monotonic() - last if last is not None else 0.0
+    if age > STALL_SECONDS:
+        return f"resync loop made no progress for {age:.0f}s"
     return None
 
 
 @kopf.on.cleanup(id="http-endpoint-stop")
 async def http_endpoint_stop(memo: kopf.Memo, **_: Any) -> None:
-    for name in ("heartbeat",):
-        task = getattr(memo, name, None)
-        if task is not None:
-            task.cancel()
     retries = getattr(memo, "retries", None)
     if retries is not None:
         retries.cancel_all()
     runner = getattr(memo, "http", None)
     if runner is not None:
         await runner.cleanup()
-    _exit_after(SHUTDOWN_GRACE_SECONDS)
-
-
-def _exit_after(seconds: float) -> None:
-    def leave() -> None:
-        log.info("stopping: handlers still waiting (e.g. on Kafka) are abandoned")
-        logging.shutdown()
-        os._exit(0)
-
-    timer = threading.Timer(seconds, leave)
-    timer.daemon = True
-    timer.start()

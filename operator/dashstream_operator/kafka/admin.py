@@ -8,9 +8,7 @@ call carries a timeout so an unreachable broker becomes ``KafkaUnavailable`` qui
 from __future__ import annotations
 
 import logging
-import re
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,10 +24,12 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from dashstream_operator.kafka.logs import LIBRDKAFKA_LOG
 from dashstream_operator.kafka.plan import ObservedTopic, TopicPlan
+from dashstream_operator.observability import METRICS
 
 __all__ = ["MAX_PARTITIONS_PER_REQUEST", "NOT_AUTHORIZED", "AdminPool", "KafkaAdmin",
-           "KafkaUnavailable", "LibrdkafkaLog", "TopicError", "partition_batches"]
+           "KafkaUnavailable", "TopicError", "partition_batches"]
 
 log = logging.getLogger(__name__)
 
@@ -95,42 +95,19 @@ def _error_of(exc: BaseException) -> tuple[str, str, bool]:
     return KAFKA_ERROR, str(exc), False
 
 
-class LibrdkafkaLog:
-    """librdkafka's own log lines, through the operator's logger (JSON like the rest)
-    instead of raw ``%3|…|FAIL|…`` lines on stderr. A dead broker makes librdkafka
-    repeat the same line every reconnect: each distinct line is logged once a minute,
-    at most as a warning (status and the KafkaUnavailable Event are what report it)."""
-
-    REPEAT_AFTER = 60.0
-
-    def __init__(self) -> None:
-        self._last: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def log(self, level: int, fmt: str, *args: Any) -> None:  # called by librdkafka
-        message = fmt % args if args else fmt
-        key = re.sub(r"\d+", "#", message)  # "after 3ms" and "after 5ms" are one line
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last.get(key, -self.REPEAT_AFTER) < self.REPEAT_AFTER:
-                return
-            if len(self._last) > 1000:
-                self._last.clear()
-            self._last[key] = now
-        log.log(max(min(level, logging.WARNING), logging.DEBUG), "librdkafka: %s", message)
-
-
-LIBRDKAFKA_LOG = LibrdkafkaLog()
 
 
 class KafkaAdmin:
     """Topic operations against one Kafka cluster (one AdminClient, reused)."""
 
-    def __init__(self, conf: Mapping[str, str], timeout: float = 10.0) -> None:
+    def __init__(self, conf: Mapping[str, str], timeout: float = 10.0,
+                 down: dict[str, str] | None = None) -> None:
         self.timeout = timeout
-        # Set when a metadata request failed in this resync pass: the other pipelines
-        # of the same cluster then fail at once instead of each waiting the timeout.
-        self.down: str | None = None
+        # Kafka clusters (by bootstrap servers) found unreachable in this resync pass,
+        # shared by every client of the pool: the other pipelines of the same cluster
+        # then fail at once instead of each waiting the timeout.
+        self._down = down if down is not None else {}
+        self._bootstrap = str(conf.get("bootstrap.servers", ""))
         # allow.auto.create.topics: librdkafka runs an admin client as a producer, whose
         # default is true, so asking for one topic by name (describe) would make a broker
         # with auto.create.topics.enable (Kafka's default) create it with its defaults.
@@ -158,9 +135,19 @@ class KafkaAdmin:
         wait in the client's queue until polled (and would pile up in memory)."""
         self._client.poll(0)
 
+    def _unavailable(self, exc: KafkaUnavailable) -> KafkaUnavailable:
+        self._down[self._bootstrap] = str(exc)
+        return exc
+
     def describe(self, names: Iterable[str]) -> dict[str, ObservedTopic | TopicError | None]:
+        down = self._down.get(self._bootstrap)
+        if down is not None:
+            raise KafkaUnavailable(down)
         try:
-            return self._describe(names)
+            with METRICS.kafka_in_flight.track_inprogress():
+                return self._describe(names)
+        except KafkaUnavailable as exc:
+            raise self._unavailable(exc) from exc
         finally:
             self.drain_logs()
 
@@ -169,13 +156,10 @@ class KafkaAdmin:
         broker refuses to say (then creating it must not even be tried: a denied
         describe of an existing topic would otherwise read as "not found")."""
         names = list(names)
-        if self.down is not None:
-            raise KafkaUnavailable(self.down)
         try:
             md = self._client.list_topics(timeout=self.timeout)
         except KafkaException as exc:
-            self.down = _error_of(exc)[1]
-            raise KafkaUnavailable(self.down) from exc
+            raise KafkaUnavailable(_error_of(exc)[1]) from exc
         observed: dict[str, ObservedTopic | TopicError | None] = {n: None for n in names}
         for n in names:
             err = md.topics[n].error if n in md.topics else self._absent_or_denied(n)
@@ -216,7 +200,10 @@ class KafkaAdmin:
     def apply(self, plan: TopicPlan) -> list[TopicError]:
         """Execute a plan; per-topic failures are returned, an unreachable broker raises."""
         try:
-            return self._apply(plan)
+            with METRICS.kafka_in_flight.track_inprogress():
+                return self._apply(plan)
+        except KafkaUnavailable as exc:
+            raise self._unavailable(exc) from exc
         finally:
             self.drain_logs()
 
@@ -253,7 +240,10 @@ class KafkaAdmin:
 
     def delete(self, names: Iterable[str]) -> list[TopicError]:
         try:
-            return self._delete(list(names))
+            with METRICS.kafka_in_flight.track_inprogress():
+                return self._delete(list(names))
+        except KafkaUnavailable as exc:
+            raise self._unavailable(exc) from exc
         finally:
             self.drain_logs()
 
@@ -289,17 +279,16 @@ class AdminPool:
     def __init__(self, timeout: float = 10.0) -> None:
         self._timeout = timeout
         self._admins: dict[int, KafkaAdmin] = {}
+        self._down: dict[str, str] = {}  # bootstrap servers -> why unreachable, this pass
         self._lock = threading.Lock()
 
     def begin_pass(self) -> None:
         """A new resync pass: every cluster is asked again."""
-        with self._lock:
-            for admin in self._admins.values():
-                admin.down = None
+        self._down.clear()
 
     def get(self, conf: Mapping[str, str]) -> KafkaAdmin:
         key = hash(frozenset(conf.items()))
         with self._lock:
             if key not in self._admins:
-                self._admins[key] = KafkaAdmin(conf, self._timeout)
+                self._admins[key] = KafkaAdmin(conf, self._timeout, self._down)
             return self._admins[key]

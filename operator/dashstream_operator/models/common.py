@@ -6,7 +6,7 @@ CR bodies with them. So every field carries a ``description`` (it becomes
 ``kubectl explain`` text) and a bound (``maxLength``/``maxItems``/
 ``maxProperties``), and no field has a schema default: the operator resolves
 defaults in code, because API-server defaults make Argo CD report OutOfSync
-forever (mission_anchors §4).
+forever (the live object carries fields the manifest in Git does not).
 """
 
 from __future__ import annotations

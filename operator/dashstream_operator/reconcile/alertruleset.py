@@ -31,6 +31,7 @@ from dashstream_operator.reconcile.children import (
     CHILD_CONFLICT,
     ChildCache,
     ChildrenOutcome,
+    repair_events,
     sync_children,
 )
 from dashstream_operator.reconcile.pause import without_pause
@@ -191,21 +192,21 @@ def _changed(old: Condition | None, new: ConditionSpec) -> bool:
     return old is None or (old.status, old.reason, old.message) != new[1:]
 
 
-def _events(old: AlertRuleSetStatus, updates: Sequence[ConditionSpec],
+def _events(body: Mapping[str, Any], old: AlertRuleSetStatus,
+            updates: Sequence[ConditionSpec],
             outcome: ChildrenOutcome | None, new_generation: bool) -> list[tuple[str, str, str]]:
     events = [("Warning", reason, message[:1024]) for type_, status, reason, message in updates
               if status == "False" and type_ in ("Valid", "MetricsResolved", "Synced")
               and _changed(old.condition(type_), (type_, status, reason, message))
               and not (type_ == "Synced" and reason in _EXPLAINED_ELSEWHERE)]
-    if outcome is not None and outcome.wrote:
-        # Our spec did not change, yet we had to write: someone edited or deleted a child
-        # (or a target became possible, e.g. the PrometheusRule CRD was installed).
-        repaired = not new_generation
-        done = [*(f"created {c}" for c in outcome.created),
-                *(f"{'put back' if repaired else 'updated'} {c}" for c in outcome.changed),
-                *(f"pruned {c}" for c in outcome.pruned)]
-        events.append(("Normal", "DriftRepaired" if repaired else "RulesSynced",
-                       ", ".join(done)[:1024]))
+    if outcome is not None:
+        repaired = repair_events(outcome, body)
+        events += repaired
+        if outcome.wrote and not repaired and new_generation:
+            done = [*(f"created {c}" for c in outcome.created),
+                    *(f"updated {c}" for c in outcome.changed),
+                    *(f"pruned {c}" for c in outcome.pruned)]
+            events.append(("Normal", "RulesSynced", ", ".join(done)[:1024]))
     return events
 
 
@@ -267,5 +268,5 @@ def reconcile_alertruleset(body: Mapping[str, Any], spec: AlertRuleSetSpec, kube
         extra["prometheus_rule"] = ",".join(_names(objects, PROMETHEUSRULE[1]))[:253] or None
     new = old.model_copy(update={"observed_generation": generation, "conditions": conditions,
                                  **extra})
-    events = _events(old, updates, outcome, old.observed_generation != generation)
+    events = _events(body, old, updates, outcome, old.observed_generation != generation)
     return RuleSetResult(patch=status_patch(body.get("status"), new), events=events)

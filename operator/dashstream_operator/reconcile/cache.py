@@ -2,10 +2,11 @@
 every child it manages and of every one of its own objects.
 
 Fed by watch events and by the responses to our own writes, and healed by the resync
-pass: each pass LISTs every kind (one request per kind and watched namespace) and
-:meth:`ObjectCache.refresh` drops what the LIST no longer has. A watch that broke and
-relisted emits no DELETED event for an object deleted during the gap; without the
-refresh the cache would hold it for good and nothing would ever re-create it.
+pass: each pass LISTs every kind (one request per kind and watched namespace; for
+children only their metadata) and :meth:`ObjectCache.refresh` drops what the LIST no
+longer has, or has in another version. A watch that broke and relisted emits no
+DELETED event for an object deleted during the gap; without the refresh the cache
+would hold it for good and nothing would ever re-create it.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ class ObjectCache:
     def __init__(self, key: Callable[[Mapping[str, Any]], Key] = child_key) -> None:
         self._key = key
         self._objs: dict[Key, tuple[int, dict[str, Any]]] = {}
+        # Keys removed (a DELETED event), with when: a LIST that started before must not
+        # bring them back.
+        self._gone: dict[Key, int] = {}
         self._lock = threading.Lock()
         self._clock = itertools.count(1)
 
@@ -76,10 +80,13 @@ class ObjectCache:
             old = self._objs.get(key)
             if old is None or rv_not_older(obj, old[1]):
                 self._objs[key] = (next(self._clock), dict(obj))
+                self._gone.pop(key, None)
 
     def remove(self, obj: Mapping[str, Any]) -> None:
+        key = self._key(obj)
         with self._lock:
-            self._objs.pop(self._key(obj), None)
+            self._objs.pop(key, None)
+            self._gone[key] = next(self._clock)
 
     def get(self, key: Key) -> dict[str, Any] | None:
         with self._lock:
@@ -91,23 +98,35 @@ class ObjectCache:
             return [obj for _, obj in self._objs.values()]
 
     def refresh(self, api_version: str, kind: str, namespaces: Collection[str] | None,
-                listed: Iterable[Mapping[str, Any]], since: int) -> int:
-        """Make the entries of one kind (in ``namespaces``; None: all) what a LIST sent
-        after :meth:`mark` returned ``since`` says; returns how many were dropped."""
+                listed: Iterable[Mapping[str, Any]], since: int, add: bool = True) -> int:
+        """Make the entries of one kind (in ``namespaces``; None: all) agree with what a
+        LIST sent after :meth:`mark` returned ``since``; returns how many were dropped.
+
+        Entries stored before the LIST started and missing from it, or (``add`` False: a
+        metadata-only LIST) held there in another version, are dropped; the next
+        reconcile asks for them. With ``add`` the listed objects are stored, except
+        those a DELETED event removed while the LIST ran."""
         items = list(listed)
-        keys = {self._key(o) for o in items}
-        probe = self._key({"apiVersion": api_version, "kind": kind,
-                           "metadata": {"name": ""}})
+        versions = {self._key({**o, "apiVersion": api_version, "kind": kind}):
+                    (o.get("metadata") or {}).get("resourceVersion") for o in items}
+        probe = self._key({"apiVersion": api_version, "kind": kind, "metadata": {"name": ""}})
         dropped = 0
         with self._lock:
-            for key, (stamp, _) in list(self._objs.items()):
-                if key[:2] != probe[:2] or key in keys or stamp >= since:
+            for key, (stamp, obj) in list(self._objs.items()):
+                if key[:2] != probe[:2] or stamp >= since or \
+                        (namespaces is not None and key[2] not in namespaces):
                     continue
-                if namespaces is None or key[2] in namespaces:
+                stale = not add and versions.get(key) != obj["metadata"].get("resourceVersion")
+                if key not in versions or stale:
                     del self._objs[key]
                     dropped += 1
-        for obj in items:
-            self.put(obj)
+            gone = {k for k, stamp in self._gone.items() if stamp >= since}
+            for key in [k for k, stamp in self._gone.items() if stamp < since]:
+                del self._gone[key]  # no LIST still running can predate it
+        if add:
+            for item in items:
+                if self._key(item) not in gone:
+                    self.put(item)
         return dropped
 
 

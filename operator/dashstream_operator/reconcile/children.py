@@ -27,10 +27,9 @@ from dashstream_operator.k8s import Kube
 from dashstream_operator.reconcile.cache import ChildCache, Key, child_key
 from dashstream_operator.reconcile.compare import holds, stamped
 
-__all__ = ["CHILD_CONFLICT", "PIPELINE_LABEL", "ChildCache", "ChildrenOutcome", "Key",
-           "child_key", "controlled_by", "owner_of", "sync_children"]
+__all__ = ["CHILD_CONFLICT", "ChildCache", "ChildrenOutcome", "Key",
+           "child_key", "controlled_by", "owner_of", "repair_events", "sync_children"]
 
-PIPELINE_LABEL = "dashstream.io/pipeline"
 CHILD_CONFLICT = "ChildConflict"
 
 
@@ -50,6 +49,20 @@ class ChildrenOutcome:
     def conflict_message(self) -> str:
         return ("; ".join(self.conflicts) + ": left untouched; rename or delete it, or "
                 "change this object's names")
+
+
+def repair_events(outcome: ChildrenOutcome, body: Mapping[str, Any],
+                  ) -> list[tuple[str, str, str]]:
+    """One ``DriftRepaired`` Event when children had to be written although the spec did
+    not change since the status last reported it: someone edited or deleted them (or a
+    target became possible, e.g. a CRD was installed). The same rule for every kind."""
+    observed = (body.get("status") or {}).get("observedGeneration")
+    if not outcome.wrote or observed != body["metadata"].get("generation"):
+        return []
+    done = [*(f"put back {c}" for c in outcome.changed),
+            *(f"re-created {c}" for c in outcome.created),
+            *(f"pruned {c}" for c in outcome.pruned)]
+    return [("Normal", "DriftRepaired", ", ".join(done)[:1024])]
 
 
 def _name(obj: Mapping[str, Any]) -> str:
@@ -88,35 +101,58 @@ def sync_children(kube: Kube, cache: ChildCache, desired: Iterable[Mapping[str, 
         obj = stamped(plain)
         key = child_key(obj)
         wanted.add(key)
-        live = cache.get(key)
+        try:
+            _sync_one(kube, cache, obj, owner_uid, out)
+        except ApiException as exc:
+            # One refused child (quota, a full Service IP range, an admission webhook)
+            # must not stop the others; the caller reports it and retries.
+            out.failed.append(f"{_name(obj)}: {_api_reason(exc)}")
+    for stale in cache.of_owner(namespace, owner_uid):
+        if child_key(stale) not in wanted and controlled_by(stale, owner_uid):
+            try:
+                kube.delete(*child_key(stale), uid=stale["metadata"].get("uid"))
+            except ApiException as exc:
+                if exc.status != 409:  # 409: the name holds another object now: not ours
+                    raise
+            cache.remove(stale)
+            out.pruned.append(_name(stale))
+    return out
+
+
+def _sync_one(kube: Kube, cache: ChildCache, obj: dict[str, Any], owner_uid: str,
+              out: ChildrenOutcome) -> None:
+    key = child_key(obj)
+    for fresh in (False, True):
+        live = None if fresh else cache.get(key)
         if live is None:
-            # Not in the cache (not ours, or not seen by a watch yet): ask once. Only
-            # our own children are cached; a foreign object is asked for each time, so
-            # its deletion is noticed without a watch on it.
+            # Not in the cache (not ours, or not seen by a watch yet): ask. Only our own
+            # children are cached; a foreign object is asked for each time, so its
+            # deletion is noticed without a watch on it.
             found = kube.get(*key)
             live = found.to_dict() if found is not None else None
             if live is not None and controlled_by(live, owner_uid):
                 cache.put(live)
         if live is not None and not controlled_by(live, owner_uid):
             out.conflicts.append(f"{_name(obj)} exists and is {owner_of(live)}")
-            continue
+            return
         if holds(obj, live):
             assert live is not None
             out.live[key] = live
-            continue
+            return
+        version = live["metadata"].get("resourceVersion") if live is not None else None
         try:
-            applied = kube.apply(obj).to_dict()
+            # Onto the version whose ownership was checked: if the name changed hands
+            # since (the cache missed a deletion), the apply fails and we look again.
+            applied = kube.apply(obj, resource_version=version).to_dict()
         except ApiException as exc:
-            # One refused child (quota, a full Service IP range, an admission webhook)
-            # must not stop the others; the caller reports it and retries.
-            out.failed.append(f"{_name(obj)}: {_api_reason(exc)}")
-            continue
+            if exc.status == 409 and not fresh:
+                cache.remove(obj)
+                continue
+            raise
         cache.put(applied)
         out.live[key] = applied
-        (out.created if live is None else out.changed).append(_name(obj))
-    for stale in cache.of_owner(namespace, owner_uid):
-        if child_key(stale) not in wanted and controlled_by(stale, owner_uid):
-            kube.delete(stale["apiVersion"], stale["kind"], namespace, stale["metadata"]["name"])
-            cache.remove(stale)
-            out.pruned.append(_name(stale))
-    return out
+        if live is None:
+            out.created.append(_name(obj))
+        elif applied["metadata"].get("resourceVersion") != version:
+            out.changed.append(_name(obj))  # the apply moved it: it was really different
+        return

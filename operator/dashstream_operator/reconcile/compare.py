@@ -48,7 +48,21 @@ def first_difference(desired: Any, live: Any, path: str = "") -> str | None:
                 return diff
         return None
     if isinstance(desired, Sequence) and not isinstance(desired, str):
-        if not isinstance(live, Sequence) or isinstance(live, str) or len(live) != len(desired):
+        if not isinstance(live, Sequence) or isinstance(live, str):
+            return path
+        key = _merge_key(desired, live)
+        if key is not None:
+            # A keyed list (containers, env, ports, volumes, ownerReferences): server-side
+            # apply merges it by key, so entries other managers added stay, and are not
+            # drift; each entry we declare must be there and hold what we declare.
+            have = {_key_of(v, key): v for v in live}
+            for d in desired:
+                diff = first_difference(d, have.get(_key_of(d, key)),
+                                        f"{path}[{key[0]}={_key_of(d, key)[0]}]")
+                if diff is not None:
+                    return diff
+            return None
+        if len(live) != len(desired):  # an atomic list is ours whole
             return path
         for i, (d, v) in enumerate(zip(desired, live, strict=True)):
             diff = first_difference(d, v, f"{path}[{i}]")
@@ -56,6 +70,27 @@ def first_difference(desired: Any, live: Any, path: str = "") -> str | None:
                 return diff
         return None
     return None if desired == live else path
+
+
+# Merge keys of the keyed lists we render (the API's x-kubernetes-list-map-keys /
+# patchMergeKey), most specific first.
+_MERGE_KEYS: tuple[tuple[str, ...], ...] = (
+    ("containerPort", "protocol"), ("port", "protocol"), ("uid",), ("mountPath",), ("name",))
+
+
+def _merge_key(desired: Sequence[Any], live: Sequence[Any]) -> tuple[str, ...] | None:
+    items = [*desired, *live]
+    if not desired or not all(isinstance(i, Mapping) for i in items):
+        return None
+    for key in _MERGE_KEYS:
+        if all(key[0] in i for i in items):
+            return key
+    return None
+
+
+def _key_of(item: Mapping[str, Any], key: tuple[str, ...]) -> tuple[Any, ...]:
+    # "protocol" defaults to TCP on the server side; absent and "TCP" are the same port.
+    return tuple(item.get(k, "TCP" if k == "protocol" else None) for k in key)
 
 
 def holds(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> bool:

@@ -28,6 +28,7 @@ from dashstream_operator.reconcile.children import (
     ChildCache,
     child_key,
     controlled_by,
+    repair_events,
     sync_children,
 )
 from dashstream_operator.reconcile.compare import holds
@@ -151,7 +152,7 @@ def _recreate_immutable(kube: Kube, cache: ChildCache, desired: Sequence[Mapping
         want, have = obj["spec"], live.get("spec") or {}
         if (have.get("instanceSelector") or {}) != want["instanceSelector"] or (
                 have.get("allowCrossNamespaceImport") and not want["allowCrossNamespaceImport"]):
-            kube.delete(*child_key(obj))
+            kube.delete(*child_key(obj), uid=live["metadata"].get("uid"))
             cache.remove(live)
             done.append(f"GrafanaDashboard/{obj['metadata']['name']}")
     return done
@@ -203,7 +204,7 @@ def _plan(body: Mapping[str, Any], spec: DashboardSetSpec, owner: Owner, kube: K
 
 
 def _apply(kube: Kube, cache: ChildCache, owner: Owner, desired: list[dict[str, Any]],
-           repair: bool, result: DashboardSetResult) -> ConditionSpec | None:
+           body: Mapping[str, Any], result: DashboardSetResult) -> ConditionSpec | None:
     """Apply what differs; Events for what is worth a person's attention."""
     try:
         recreated = _recreate_immutable(kube, cache, desired, owner.uid)
@@ -214,9 +215,7 @@ def _apply(kube: Kube, cache: ChildCache, owner: Owner, desired: list[dict[str, 
     if recreated:
         result.events.append(("Normal", "Recreated", "re-created for an immutable field: "
                               + ", ".join(recreated)))
-    if repair and outcome.changed:
-        result.events.append(("Normal", "DriftRepaired",
-                              f"put back {', '.join(outcome.changed)}"[:1024]))
+    result.events += repair_events(outcome, body)
     packed = {f"ConfigMap/{o['metadata']['name']}" for o in desired if "binaryData" in o}
     gzipped = [n for n in outcome.created + outcome.changed if n in packed]
     if gzipped:
@@ -230,12 +229,10 @@ def _apply(kube: Kube, cache: ChildCache, owner: Owner, desired: list[dict[str, 
 
 def reconcile_dashboardset(body: Mapping[str, Any], spec: DashboardSetSpec, kube: Kube,
                            cache: ChildCache, peers: Sequence[UidClaim],
-                           recorded: frozenset[str], grafana_crd: bool,
-                           repair: bool) -> DashboardSetResult:
+                           recorded: frozenset[str], grafana_crd: bool) -> DashboardSetResult:
     """``peers``: the namespace's DashboardSets (self included or not); ``recorded``:
     recording-rule names that count as known metrics; ``grafana_crd``: whether the
-    GrafanaDashboard CRD exists; ``repair``: a changed child is drift being put back
-    (reported as DriftRepaired)."""
+    GrafanaDashboard CRD exists."""
     meta = body["metadata"]
     owner = Owner(meta["name"], meta["namespace"], meta["uid"])
     targets = spec.resolved_targets()
@@ -243,7 +240,7 @@ def reconcile_dashboardset(body: Mapping[str, Any], spec: DashboardSetSpec, kube
     outcomes, wanted, desired = _plan(body, spec, owner, kube, cache, peers, recorded, grafana)
     result = DashboardSetResult()
     target_problem = _target_problem(spec, targets, grafana)
-    apply_problem = _apply(kube, cache, owner, desired, repair, result)
+    apply_problem = _apply(kube, cache, owner, desired, body, result)
     for o in outcomes:
         objs = wanted.get(o.name) or []
         o.synced = bool(objs) and target_problem is None and all(

@@ -41,8 +41,8 @@ def paused_patch(body: Mapping[str, Any], now: datetime,
     """ReconcilePaused=True; every other condition keeps what was last observed."""
     old = status_type.from_body(body)
     conditions = apply_conditions(old.conditions or [], [(
-        PAUSED, "True", "Paused", f"annotation {PAUSE_ANNOTATION}=true: topics and children "
-        "are left as they are; remove the annotation to resume")],
+        PAUSED, "True", "Paused", f"annotation {PAUSE_ANNOTATION}=true: what this object manages "
+        "is left as it is; remove the annotation to resume")],
         body["metadata"].get("generation"), now)
     return status_patch(body.get("status"), old.model_copy(update={"conditions": conditions}))
 

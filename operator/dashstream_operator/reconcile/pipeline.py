@@ -16,7 +16,12 @@ from dashstream_operator.k8s import Kube
 from dashstream_operator.kafka.admin import AdminPool
 from dashstream_operator.models import DashStreamPipelineSpec, DashStreamPipelineStatus
 from dashstream_operator.models.pipeline import MAX_SETTINGS_NOTES
-from dashstream_operator.reconcile.children import CHILD_CONFLICT, ChildCache, sync_children
+from dashstream_operator.reconcile.children import (
+    CHILD_CONFLICT,
+    ChildCache,
+    repair_events,
+    sync_children,
+)
 from dashstream_operator.reconcile.pause import without_pause
 from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
@@ -33,7 +38,8 @@ from dashstream_operator.reconcile.topics import (
 )
 from dashstream_operator.reconcile.workloads import monitoring_condition, workloads_condition
 
-__all__ = ["DEFAULT_IMAGE", "PipelineResult", "reconcile_pipeline", "reconcile_pipeline_topics"]
+__all__ = ["DEFAULT_IMAGE", "PipelineResult", "current_topics", "reconcile_pipeline",
+           "reconcile_pipeline_topics"]
 
 DEFAULT_IMAGE = default_workload_image()
 SERVICEMONITOR_CRD = "servicemonitors.monitoring.coreos.com"
@@ -56,9 +62,18 @@ def reconcile_pipeline_topics(body: Mapping[str, Any], spec: DashStreamPipelineS
                             lambda ref: kube.read_secret(meta["namespace"], ref))
 
 
+def current_topics(topics: TopicsOutcome | None, computed_for: int | None,
+                   body: Mapping[str, Any]) -> TopicsOutcome | None:
+    """``topics`` if it was computed for the generation ``body`` has now, else None: a
+    result observed for an older spec must not be reported as the newer spec's (the
+    newer spec's own reconcile reports it)."""
+    if topics is None or body["metadata"].get("generation") != computed_for:
+        return None
+    return topics
+
+
 def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, kube: Kube,
-                       children: ChildCache, topics: TopicsOutcome | None,
-                       repair: bool) -> PipelineResult:
+                       children: ChildCache, topics: TopicsOutcome | None) -> PipelineResult:
     """``topics`` None: leave the topic status alone (a child changed; Kafka is the
     resync's job)."""
     meta = body["metadata"]
@@ -82,7 +97,9 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
         if before is None or (before.reason, before.message) != (topics.reason, topics.message):
             result.events += [("Warning", r, m[:1024]) for r, m in topics.warnings]
         result.events += _kafka_transition(before.reason if before else None, topics)
-        if repair and topics.plan and topics.reason != "KafkaUnavailable":
+        if topics.plan and topics.reason != "KafkaUnavailable" and \
+                old.observed_generation == generation:
+            # The spec did not change, yet Kafka needed changes: someone altered it.
             result.events.append(("Normal", "TopicsRepaired", "; ".join(topics.plan)[:1024]))
         if topics.retry:
             result.retry = topics.message
@@ -94,10 +111,7 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
                                        servicemonitor_crd=sm_crd)
     synced = sync_children(kube, children, desired, ns, uid)
     spec_unchanged = old.observed_generation == generation
-    if synced.changed and spec_unchanged:
-        # Our spec did not change, yet an owned field did: someone edited a child.
-        result.events.append(("Normal", "DriftRepaired",
-                              f"put back {', '.join(synced.changed)}"[:1024]))
+    result.events += repair_events(synced, body)
     workloads, components = workloads_condition(desired, synced.live)
     if synced.conflicts:
         message = synced.conflict_message()
@@ -126,7 +140,10 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
     now = datetime.now(UTC).replace(microsecond=0)
     conditions = apply_conditions(without_pause(old.conditions), updates, generation, now)
     conditions = apply_conditions(conditions, [ready_condition(conditions)], generation, now)
-    new = old.model_copy(update={"observed_generation": generation, "conditions": conditions,
+    # observedGeneration says the whole spec was reconciled: a reconcile of the children
+    # alone (a child's event) does not advance it past what Kafka was reconciled for.
+    observed = generation if topics is not None else old.observed_generation
+    new = old.model_copy(update={"observed_generation": observed, "conditions": conditions,
                                  **extra})
     result.patch = status_patch(body.get("status"), new)
     return result

@@ -1,5 +1,5 @@
 """DashboardSet: what is not synced and why (invalid, oversized, duplicate uids), sources
-followed, instance selector changes, recording rules as known metrics (issue 7)."""
+followed, instance selector changes, recording rules as known metrics."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import base64
 import gzip
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,10 @@ def test_duplicate_uids_across_sets_the_older_set_wins(
                          for s in ("dashstream-exporter", "dashstream-quality"))
     apply(dyn, dashboard_set("first", namespace, [inline(exporter)]))
     wait_settled(kube_api, namespace, "first", ready="True")
-    time.sleep(1.1)  # a later creationTimestamp for the second set
+    # creationTimestamp has one-second resolution: the second set must be younger by it.
+    created = get_set(kube_api, namespace, "first")["metadata"]["creationTimestamp"]
+    wait_until(lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") > created,
+               timeout=5, interval=0.05, what="a later second than first's creation")
     apply(dyn, dashboard_set("second", namespace, [inline(exporter), inline(quality)]))
 
     def lost() -> dict[str, Any]:

@@ -74,7 +74,8 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 
 def parse_metrics(text: str) -> dict[str, Metric]:
-    """Families by name; raises if a family name occurs twice (the audit's M-646 check)."""
+    """Families by name; raises if a family name occurs twice, because Prometheus
+    rejects a scrape that repeats a metric family."""
     families: dict[str, Metric] = {}
     for family in text_string_to_metric_families(text):
         if family.name in families:

@@ -264,7 +264,8 @@ def lag_partitions(server: ServerProc) -> set[int]:
 
 def test_lag_series_follow_the_assignment(servers: StartServer) -> None:
     """Two servers in one group split the partitions: each exports lag for its own
-    only, and the first drops the series of the partitions it lost (M-642)."""
+    only, and the first drops the series of the partitions it lost, so a revoked
+    partition's frozen lag cannot look stale and fire a false alert."""
     servers(QUALITY_MONITOR, {"QUALITY_MONITOR_RATE": "50"})
     first = servers(WEBSOCKET_SERVER, name="websocket-server-1")
     wait_until(lambda: lag_partitions(first) == {0, 1, 2}, timeout=30, what="all three")

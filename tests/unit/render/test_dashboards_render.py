@@ -1,4 +1,4 @@
-"""Pure renderers of a DashboardSet's children: decode, bind, size, render (issue 7).
+"""Pure renderers of a DashboardSet's children: decode, bind, size, render.
 
 Golden-ish: whatever the source form, the payload stored in a child decodes to the
 source bytes exactly.

@@ -1,11 +1,11 @@
 """The at-least-once consume loop both consuming servers run in a thread.
 
 Records are handed to the server in batches (``consume(500)``: the batch call
-is what keeps a Python consumer near librdkafka's speed, reliability_perf.md
-§4) without waiting for a batch to fill. Offsets are stored only after the
-batch was processed, committed in the background from the store, and
-committed once more before ``close()`` in a ``finally``. A crash therefore
-re-delivers the last few seconds instead of skipping them.
+is what keeps a Python consumer near librdkafka's speed) without waiting for a
+batch to fill. Offsets are stored only after the batch was processed, committed
+in the background from the store, and committed once more before ``close()``
+in a ``finally``. A crash therefore re-delivers the last few seconds instead of
+skipping them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The endpoints every server has (``/health``, ``/metrics``, ``/version``) and
 the serve-until-SIGTERM loop.
 
-``/metrics`` serves exactly the process's one contract registry (audit §1:
-the old servers registered metrics in one registry and served another).
+``/metrics`` serves exactly the process's one contract registry (the old
+servers registered metrics in one registry and served another, so those metrics
+never reached Prometheus).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Kafka client configuration from settings, error classification and a
 connection-health record.
 
-The old stack supported TLS/SASL in code but no deployment wired it (audit
-§4.1); here every client of every server is built by :func:`client_config`
-from the one settings table, so a secure cluster needs nothing but the
+The old stack supported TLS/SASL in code but no deployment wired it, so a
+"secure" install could silently run without it; here every client of every
+server is built by :func:`client_config` from the one settings table, so a
+secure cluster needs nothing but the
 ``KAFKA_SECURITY_PROTOCOL``/``KAFKA_SASL_*``/``KAFKA_SSL_*`` variables.
 """
 

@@ -2,7 +2,7 @@
 exports.
 
 The old quality monitor had no /metrics at all, so producer-side loss was
-invisible (audit §1). Its metrics use the seeds' library names
+invisible to Prometheus. Its metrics use the seeds' library names
 (``dashstream_messages_sent_total``, ``dashstream_telemetry_dropped_total``)
 and Prometheus base units for the new ones.
 """
