@@ -205,10 +205,12 @@ def run() -> list[tuple[str, str]]:
         # The 300 Deployments' rollouts (ReplicaSets, pods, status) move the pipelines'
         # observed state for a while; "no-op" starts when the operator has stopped
         # writing for 10 s.
-        _wait(lambda: _quiet_for(port, 10.0), 300, "operator quiet", interval=0)
+        # Quiet: two whole passes in which the operator wrote nothing.
+        _wait(lambda: _passes_without_writes(port, 2), 300, "operator quiet", interval=0)
+        _await_passes(port, 1)  # start on a pass boundary
         m0, w0 = _scrape(port), _apiserver_writes(b.api)
         p0 = m0.get("dashstream_operator_resync_objects[]", 0)
-        time.sleep(5 * 3 + 1)  # three resync passes
+        _await_passes(port, 3)
         m1, w1 = _scrape(port), _apiserver_writes(b.api)
         delta = {k: v - m0.get(k, 0) for k, v in m1.items()
                  if k.startswith("dashstream_operator_api_requests_total")}
@@ -256,9 +258,19 @@ def _operator_writes(port: int) -> float:
                if k.startswith("dashstream_operator_api_requests_total") and "'GET'" not in k)
 
 
-def _quiet_for(port: int, seconds: float) -> bool:
+def _passes(port: int) -> float:
+    return _scrape(port).get("dashstream_operator_resync_passes_total[]", 0.0)
+
+
+def _await_passes(port: int, count: int) -> None:
+    """Wait until ``count`` more resync passes completed (the operator's own counter)."""
+    target = _passes(port) + count
+    _wait(lambda: _passes(port) >= target, 300, f"{count} resync passes", interval=0.1)
+
+
+def _passes_without_writes(port: int, count: int) -> bool:
     before = _operator_writes(port)
-    time.sleep(seconds)
+    _await_passes(port, count)
     return _operator_writes(port) == before
 
 

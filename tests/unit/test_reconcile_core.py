@@ -274,3 +274,19 @@ def test_an_atomic_list_must_be_ours_whole() -> None:
     longer = copy.deepcopy(desired)
     longer["spec"]["args"].append("--b")
     assert not holds(desired, longer)
+
+
+# --- one Ready rule for every kind --------------------------------------------------------------
+
+def test_ready_is_the_first_failing_part_unless_that_part_is_only_a_warning() -> None:
+    from dashstream_operator.reconcile.status import ready_of
+
+    ok = ("Valid", "True", "Valid", "fine")
+    unknown = ("MetricsResolved", "False", "UnknownMetrics", "x is unknown")
+    broken = ("Synced", "False", "ChildConflict", "ConfigMap/a is not ours")
+    assert ready_of([ok]) == ("Ready", "True", "Ready", "all conditions are met")
+    assert ready_of([ok, unknown, broken])[1:3] == ("False", "UnknownMetrics")
+    assert ready_of([ok, unknown, broken], tolerated=("MetricsResolved",))[1:3] == (
+        "False", "ChildConflict")
+    assert ready_of([ok, unknown], tolerated=("MetricsResolved",))[1:3] == (
+        "True", "SyncedWithWarnings")

@@ -35,7 +35,12 @@ from dashstream_operator.reconcile.children import (
     sync_children,
 )
 from dashstream_operator.reconcile.pause import without_pause
-from dashstream_operator.reconcile.status import ConditionSpec, apply_conditions, status_patch
+from dashstream_operator.reconcile.status import (
+    ConditionSpec,
+    apply_conditions,
+    ready_of,
+    status_patch,
+)
 from dashstream_operator.render.rules import PROMETHEUSRULE, last_synced, render_rule_children
 from dashstream_operator.validation.rules import (
     RuleError,
@@ -154,17 +159,6 @@ def _blocked(report: RulesReport, missing: str | None, reject: bool) -> tuple[st
     return None
 
 
-def _ready(updates: Sequence[ConditionSpec], reject: bool) -> ConditionSpec:
-    for type_, status, reason, message in updates:
-        warned = type_ == "MetricsResolved" and reason == "UnknownMetrics" and not reject
-        if status != "True" and not warned:
-            return "Ready", "False", reason, message
-    if any(u[0] == "MetricsResolved" and u[1] != "True" for u in updates):
-        return ("Ready", "True", "SyncedWithWarnings",
-                "rules synced; some metrics are unknown (unknownMetrics: Warn)")
-    return "Ready", "True", "Ready", "all conditions are met"
-
-
 def _names(objects: Objects, kind: str) -> list[str]:
     return [o["metadata"]["name"] for o in objects if o["kind"] == kind]
 
@@ -251,7 +245,7 @@ def reconcile_alertruleset(body: Mapping[str, Any], spec: AlertRuleSetSpec, kube
     else:
         updates.append(_synced(objects, synced_generation, blocked, generation,
                                explicit_pr and not pr_crd))
-    updates.append(_ready(updates, reject))
+    updates.append(ready_of(updates, tolerated=() if reject else ("MetricsResolved",)))
     now = datetime.now(UTC).replace(microsecond=0)
     conditions = apply_conditions(without_pause(old.conditions), updates, generation, now)
     invalid = [InvalidRule(group=e.group, rule=e.rule, reason=e.reason[:4096])

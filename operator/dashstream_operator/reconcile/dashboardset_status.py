@@ -16,8 +16,8 @@ from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
     ConditionSpec,
     apply_conditions,
+    ready_of,
     status_patch,
-    with_ready,
 )
 
 __all__ = ["CONFLICT", "Outcome", "build_status"]
@@ -78,7 +78,7 @@ def _conditions(outcomes: Sequence[Outcome], reject: bool,
         synced = ("Synced", "False", reason, f"{done}/{n} synced; not synced: " + ", ".join(
             f"{o.name} ({o.problem}{', last synced version kept' if o.kept else ''})"
             for o in out))
-    ready = with_ready([valid, *([metrics] if reject else []), synced])[-1]
+    ready = ready_of([valid, metrics, synced], tolerated=() if reject else ("MetricsResolved",))
     return [(t, s, r, m[:MAX_MESSAGE]) for t, s, r, m in (valid, metrics, synced, ready)]
 
 

@@ -27,7 +27,8 @@ from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
     ConditionSpec,
     apply_conditions,
-    ready_condition,
+    as_specs,
+    ready_of,
     status_patch,
 )
 from dashstream_operator.reconcile.topics import (
@@ -139,7 +140,7 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
 
     now = datetime.now(UTC).replace(microsecond=0)
     conditions = apply_conditions(without_pause(old.conditions), updates, generation, now)
-    conditions = apply_conditions(conditions, [ready_condition(conditions)], generation, now)
+    conditions = apply_conditions(conditions, [ready_of(as_specs(conditions))], generation, now)
     # observedGeneration says the whole spec was reconciled: a reconcile of the children
     # alone (a child's event) does not advance it past what Kafka was reconciled for.
     observed = generation if topics is not None else old.observed_generation

@@ -7,14 +7,14 @@ reconcile writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from dashstream_operator.models import BaseStatus, Condition, merge_condition
 
-__all__ = ["MAX_MESSAGE", "ConditionSpec", "apply_conditions", "invalid_spec_patch",
-           "ready_condition", "status_patch", "with_ready"]
+__all__ = ["MAX_MESSAGE", "ConditionSpec", "apply_conditions", "as_specs", "invalid_spec_patch",
+           "ready_of", "status_patch"]
 
 # (type, status, reason, message)
 ConditionSpec = tuple[str, str, str, str]
@@ -32,22 +32,26 @@ def apply_conditions(conditions: Sequence[Condition], updates: Sequence[Conditio
     return out
 
 
-def with_ready(updates: Sequence[ConditionSpec]) -> list[ConditionSpec]:
-    """Ready = every sub-condition True; otherwise the first False one explains why."""
-    failing = [u for u in updates if u[1] != "True"]
-    if not failing:
-        return [*updates, ("Ready", "True", "Ready", "all conditions are met")]
-    _, _, reason, message = failing[0]
-    return [*updates, ("Ready", "False", reason, message)]
-
-
-def ready_condition(conditions: Sequence[Condition]) -> ConditionSpec:
-    """Ready over every sub-condition present (e.g. TopicsReady, WorkloadsReady,
-    MonitoringReady): True only when all are True; else the first that is not says why."""
-    for cond in conditions:
-        if cond.type != "Ready" and cond.status != "True":
-            return "Ready", "False", cond.reason, cond.message
+def ready_of(parts: Sequence[ConditionSpec], tolerated: Collection[str] = ()) -> ConditionSpec:
+    """Ready over the sub-conditions, the same rule for every kind: True only when each
+    is True; otherwise the first that is not explains why — unless its type is in
+    ``tolerated`` (a warning the spec accepts, e.g. unknown metrics under
+    ``unknownMetrics: Warn``): then Ready is True with reason ``SyncedWithWarnings``."""
+    warnings = []
+    for type_, status, reason, message in parts:
+        if type_ == "Ready" or status == "True":
+            continue
+        if type_ not in tolerated:
+            return "Ready", "False", reason, message
+        warnings.append(f"{type_} {reason}")
+    if warnings:
+        return ("Ready", "True", "SyncedWithWarnings",
+                "all conditions are met, with warnings: " + ", ".join(warnings))
     return "Ready", "True", "Ready", "all conditions are met"
+
+
+def as_specs(conditions: Sequence[Condition]) -> list[ConditionSpec]:
+    return [(c.type, c.status, c.reason, c.message) for c in conditions]
 
 
 def invalid_spec_patch(old: BaseStatus, body: Mapping[str, Any], condition: str,
@@ -57,7 +61,7 @@ def invalid_spec_patch(old: BaseStatus, body: Mapping[str, Any], condition: str,
     generation = body["metadata"].get("generation")
     conditions = apply_conditions(old.conditions or [], [
         (condition, "False", "InvalidSpec", error[:MAX_MESSAGE])], generation, now)
-    conditions = apply_conditions(conditions, [ready_condition(conditions)], generation, now)
+    conditions = apply_conditions(conditions, [ready_of(as_specs(conditions))], generation, now)
     new = old.model_copy(update={"observed_generation": generation, "conditions": conditions})
     return status_patch(body.get("status"), new)
 
