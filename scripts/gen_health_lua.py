@@ -24,7 +24,7 @@ KINDS: dict[str, dict[str, object]] = {
 --                or invalid input that needs a change to the spec, a Secret or Kafka
 --                (InvalidSpec, PartitionDecreaseRefused, ReplicationChangeUnsupported,
 --                TopicConflict, InvalidTopicConfig, KafkaSecretMissing, KafkaNotAuthorized,
---                KafkaError,
+--                KafkaError, ChildConflict (an object of a child's name is not ours),
 --                RolloutFailed, ...)
 --   Suspended    ReconcilePaused=True (annotation dashstream.io/paused: "true")""",
         "transient": ["KafkaUnavailable", "TopicsPending", "ReplicasUnavailable"],
@@ -38,7 +38,7 @@ KINDS: dict[str, dict[str, object]] = {
 --   Progressing  no status yet; status or Ready for an older generation; Ready=Unknown
 --   Degraded     Ready=False for the current generation: every reason needs a change
 --                (InvalidSpec, InvalidRules, UnknownMetrics, SourceNotFound,
---                PrometheusRuleCRDMissing, NoTargets, ApplyFailed, ...)""",
+--                PrometheusRuleCRDMissing, NoTargets, ApplyFailed, ChildConflict, ...)""",
         "transient": [],
         "summary": [("rulesValid", "rules valid")],
     },
@@ -52,7 +52,7 @@ KINDS: dict[str, dict[str, object]] = {
 --   Degraded     Ready=False for the current generation with any other reason: invalid
 --                input that needs a change (InvalidSpec, InvalidDashboard, SourceError,
 --                UnknownMetrics, UidConflict, TooLarge, GrafanaDashboardCRDMissing,
---                NoTargets, ApplyFailed, ...)""",
+--                NoTargets, ApplyFailed, ChildConflict, ...)""",
         "transient": ["NotSynced"],
         "summary": [("dashboardsSynced", "dashboards synced")],
     },

@@ -6,7 +6,7 @@
 --   Progressing  no status yet; status or Ready for an older generation; Ready=Unknown
 --   Degraded     Ready=False for the current generation: every reason needs a change
 --                (InvalidSpec, InvalidRules, UnknownMetrics, SourceNotFound,
---                PrometheusRuleCRDMissing, NoTargets, ApplyFailed, ...)
+--                PrometheusRuleCRDMissing, NoTargets, ApplyFailed, ChildConflict, ...)
 local hs = {}
 
 -- Ready=False reasons that clear up without anyone changing anything.

@@ -7,7 +7,7 @@
 --                or invalid input that needs a change to the spec, a Secret or Kafka
 --                (InvalidSpec, PartitionDecreaseRefused, ReplicationChangeUnsupported,
 --                TopicConflict, InvalidTopicConfig, KafkaSecretMissing, KafkaNotAuthorized,
---                KafkaError,
+--                KafkaError, ChildConflict (an object of a child's name is not ours),
 --                RolloutFailed, ...)
 --   Suspended    ReconcilePaused=True (annotation dashstream.io/paused: "true")
 local hs = {}

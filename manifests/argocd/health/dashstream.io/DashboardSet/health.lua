@@ -8,7 +8,7 @@
 --   Degraded     Ready=False for the current generation with any other reason: invalid
 --                input that needs a change (InvalidSpec, InvalidDashboard, SourceError,
 --                UnknownMetrics, UidConflict, TooLarge, GrafanaDashboardCRDMissing,
---                NoTargets, ApplyFailed, ...)
+--                NoTargets, ApplyFailed, ChildConflict, ...)
 local hs = {}
 
 -- Ready=False reasons that clear up without anyone changing anything.
