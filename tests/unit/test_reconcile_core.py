@@ -290,3 +290,22 @@ def test_ready_is_the_first_failing_part_unless_that_part_is_only_a_warning() ->
         "False", "ChildConflict")
     assert ready_of([ok, unknown], tolerated=("MetricsResolved",))[1:3] == (
         "True", "SyncedWithWarnings")
+
+
+def test_a_read_answered_before_a_deletion_does_not_bring_the_object_back() -> None:
+    cache = ChildCache()
+    cache.put(cm("c", {}, rv="10"))
+    cache.remove(cm("c", {}, rv="12"))  # the DELETED event
+    cache.put(cm("c", {}, rv="11"))  # a GET or apply answered just before it
+    assert cache.values() == []
+    cache.put(cm("c", {}, rv="20"))  # made again afterwards
+    assert len(cache.values()) == 1
+
+
+def test_a_list_applied_whole_is_atomic_even_with_named_entries() -> None:
+    desired = stamped({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                       "metadata": {"name": "m"},
+                       "spec": {"endpoints": [{"port": "metrics", "interval": "15s"}]}})
+    live = copy.deepcopy(desired)
+    live["spec"]["endpoints"].append({"port": "hand-added"})
+    assert not holds(desired, live)

@@ -24,7 +24,7 @@ import kopf
 from dashstream_operator.handlers.children import register_owner_callback
 from dashstream_operator.handlers.resync import register_resync
 from dashstream_operator.handlers.skeleton import (
-    REPAIR_REASONS,
+    VALIDATION_REASONS,
     child_event_matters,
     leave_alone,
     locked_newest,
@@ -57,8 +57,9 @@ def _last_valid(memo: kopf.Memo) -> LastValid:
     return store
 
 
-def reconcile(body: Mapping[str, Any], memo: kopf.Memo) -> None:
-    """Read, validate, sync (or keep the last valid content), report."""
+def reconcile(body: Mapping[str, Any], memo: kopf.Memo, drift: bool = True) -> None:
+    """Read, validate, sync (or keep the last valid content), report. ``drift`` False:
+    called because the rule source changed, whose writes are no repairs."""
     with reconcile_timer(KIND) as timed, locked_newest(memo, body) as raw:
         if leave_alone(memo, ALERT_RULE_SET, raw, AlertRuleSetStatus):
             return
@@ -72,20 +73,21 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo) -> None:
                 AlertRuleSetStatus.from_body(raw), raw, "Valid", str(exc), now()))
             log_refusal(ALERT_RULE_SET, raw, f"invalid spec: {exc}")
             return
-        result = reconcile_alertruleset(raw, spec, memo.kube, memo.children, _last_valid(memo))
+        result = reconcile_alertruleset(raw, spec, memo.kube, memo.children, _last_valid(memo),
+                                        drift)
         post_events(memo, raw, result.events)
-        for type_, reason, _message in result.events:
-            if type_ == "Warning" and reason not in REPAIR_REASONS:
+        for _type, reason, _message in result.events:
+            if reason in VALIDATION_REASONS:
                 timed.result = "invalid"
                 METRICS.validation_failures.labels(KIND, reason).inc()
         write_status(memo, ALERT_RULE_SET, raw, result.patch)
 
 
-def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo) -> None:
+def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo, drift: bool = True) -> None:
     """Reconcile; refusals are in status, failures are logged and retried by the resync."""
     meta = body["metadata"]
     try:
-        reconcile(body, memo)
+        reconcile(body, memo, drift)
     except Exception as exc:
         log_failure(KIND, meta.get("namespace"), meta.get("name"), "reconcile", exc)
 
@@ -143,4 +145,4 @@ def on_source_configmap(namespace: str, name: str, memo: kopf.Memo,
     for set_name in sorted(set(alertruleset_sources.get((namespace, name), []))):
         body = memo.bodies.find(KIND, namespace, set_name)
         if body is not None:
-            _reconcile_quietly(body, memo)
+            _reconcile_quietly(body, memo, drift=False)

@@ -34,7 +34,7 @@ import kopf
 from dashstream_operator.handlers.children import register_owner_callback
 from dashstream_operator.handlers.resync import register_resync
 from dashstream_operator.handlers.skeleton import (
-    REPAIR_REASONS,
+    VALIDATION_REASONS,
     child_event_matters,
     leave_alone,
     locked_newest,
@@ -135,19 +135,21 @@ def _grafana_crd(kube: Kube) -> bool:
 
 
 def reconcile(memo: kopf.Memo, namespace: str, name: str, *,
-              body: Mapping[str, Any] | None = None) -> None:
+              body: Mapping[str, Any] | None = None, drift: bool = True) -> None:
     """Reconcile one set from the newest body known (the given one or the cache's).
-    Never raises: a failure is logged and the resync pass retries."""
+    Never raises: a failure is logged and the resync pass retries. ``drift`` False: called
+    because a source, a peer or a recording rule changed; its writes are no repairs."""
     known = body if body is not None else memo.bodies.find(KIND, namespace, name)
     if known is None:
         return
     try:
-        _reconcile(memo, known, namespace)
+        _reconcile(memo, known, namespace, drift)
     except Exception as exc:
         log_failure(KIND, namespace, name, "reconcile", exc)
 
 
-def _reconcile(memo: kopf.Memo, known: Mapping[str, Any], namespace: str) -> None:
+def _reconcile(memo: kopf.Memo, known: Mapping[str, Any], namespace: str,
+               drift: bool) -> None:
     with reconcile_timer(KIND) as timed, locked_newest(memo, known) as raw:
         if leave_alone(memo, DASHBOARD_SET, raw, DashboardSetStatus):
             return
@@ -165,10 +167,10 @@ def _reconcile(memo: kopf.Memo, known: Mapping[str, Any], namespace: str) -> Non
         peers = _values(indexes.uids if indexes else None, namespace)
         recorded = frozenset().union(*_values(indexes.recorded if indexes else None, namespace))
         result = reconcile_dashboardset(raw, spec, memo.kube, memo.children, peers, recorded,
-                                        _grafana_crd(memo.kube))
+                                        _grafana_crd(memo.kube), drift)
         post_events(memo, raw, result.events)
-        for type_, reason, _message in result.events:
-            if type_ == "Warning" and reason not in REPAIR_REASONS:
+        for _type, reason, _message in result.events:
+            if reason in VALIDATION_REASONS:
                 timed.result = "invalid"
                 METRICS.validation_failures.labels(KIND, reason).inc()
         write_status(memo, DASHBOARD_SET, raw, result.patch)
@@ -187,7 +189,7 @@ def _wake_peers(memo: kopf.Memo, body: Mapping[str, Any]) -> None:
     me, ns = claim_of(body), body["metadata"]["namespace"]
     for peer in _values(indexes.uids if indexes else None, ns):
         if peer.set_uid != me.set_uid and (peer.declared & me.declared or peer.conflicted):
-            reconcile(memo, ns, peer.name)
+            reconcile(memo, ns, peer.name, drift=False)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="dashboardset-reconcile")
@@ -211,7 +213,7 @@ def on_source(namespace: str, name: str, memo: kopf.Memo,
               dashboard_sources: kopf.Index[Any, str], **_: Any) -> None:
     """A ConfigMap a dashboard reads changed: re-sync the sets reading it."""
     for set_name in sorted(set(_values(dashboard_sources, (namespace, name)))):
-        reconcile(memo, namespace, set_name)
+        reconcile(memo, namespace, set_name, drift=False)
 
 
 _recorded_seen: dict[str, frozenset[str]] = {}
@@ -230,7 +232,7 @@ def on_recording_rules(namespace: str, memo: kopf.Memo,
         _recorded_seen[namespace] = names
     if changed:
         for claim in _values(dashboard_uids, namespace):
-            reconcile(memo, namespace, claim.name)
+            reconcile(memo, namespace, claim.name, drift=False)
 
 
 def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,

@@ -103,10 +103,13 @@ def _refresh_bodies(cache: ObjectCache, kind: KindInfo, listed: list[dict[str, A
 
 def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo,
                        claims: dict[str, Any]) -> None:
+    meta = body["metadata"]
+    known = memo.bodies.find(PIPELINE.kind, meta.get("namespace", ""), meta["name"])
+    if known is None or known["metadata"].get("uid") != meta.get("uid"):
+        return  # deleted since the LIST (a long pass): its topics must not come back
     try:
         reconcile(body, memo, claims)
     except Exception as exc:
-        meta = body["metadata"]
         log_failure(PIPELINE.kind, meta.get("namespace"), meta.get("name"), "resync", exc)
 
 

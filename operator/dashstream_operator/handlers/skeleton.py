@@ -20,8 +20,9 @@ from dashstream_operator.models import BaseStatus, KindInfo
 from dashstream_operator.observability import METRICS, about
 from dashstream_operator.reconcile.pause import is_paused, paused_patch
 
-__all__ = ["REPAIR_REASONS", "child_event_matters", "forget_locks", "leave_alone", "locked_newest",
-           "log_failure", "log_refusal", "now", "object_lock", "post_events", "write_status"]
+__all__ = ["REPAIR_REASONS", "VALIDATION_REASONS", "child_event_matters", "forget_locks",
+           "leave_alone", "locked_newest", "log_failure", "log_refusal", "now", "object_lock",
+           "post_events", "write_status"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,10 @@ _locks_guard = threading.Lock()
 
 # Events that say something was put back; counted as drift repairs.
 REPAIR_REASONS = ("DriftRepaired", "TopicsRepaired")
+# Events that refuse input; counted as validation failures (the reconcile is "invalid").
+VALIDATION_REASONS = frozenset({
+    "InvalidSpec", "InvalidRules", "UnknownMetrics", "SourceNotFound", "TooLarge",
+    "InvalidDashboard", "SourceError", "UidConflict"})
 
 
 def now() -> datetime:

@@ -70,6 +70,11 @@ def partition_batches(items: Sequence[tuple[T, int]],
     return batches
 
 
+def connection_key(conf: Mapping[str, str]) -> int:
+    """One Kafka connection: cluster and credentials (a hash: no secret kept as a key)."""
+    return hash(frozenset(conf.items()))
+
+
 class KafkaUnavailable(Exception):
     """The broker could not be reached or did not answer in time."""
 
@@ -101,13 +106,14 @@ class KafkaAdmin:
     """Topic operations against one Kafka cluster (one AdminClient, reused)."""
 
     def __init__(self, conf: Mapping[str, str], timeout: float = 10.0,
-                 down: dict[str, str] | None = None) -> None:
+                 down: dict[int, str] | None = None) -> None:
         self.timeout = timeout
-        # Kafka clusters (by bootstrap servers) found unreachable in this resync pass,
-        # shared by every client of the pool: the other pipelines of the same cluster
-        # then fail at once instead of each waiting the timeout.
+        # Connections (cluster and credentials) whose metadata request failed in this
+        # resync pass, shared by the pool's clients: the other pipelines using the same
+        # connection then fail at once instead of each waiting the timeout. Keyed by the
+        # whole configuration: one pipeline's wrong password must not stop another's.
         self._down = down if down is not None else {}
-        self._bootstrap = str(conf.get("bootstrap.servers", ""))
+        self._key = connection_key(conf)
         # allow.auto.create.topics: librdkafka runs an admin client as a producer, whose
         # default is true, so asking for one topic by name (describe) would make a broker
         # with auto.create.topics.enable (Kafka's default) create it with its defaults.
@@ -135,19 +141,13 @@ class KafkaAdmin:
         wait in the client's queue until polled (and would pile up in memory)."""
         self._client.poll(0)
 
-    def _unavailable(self, exc: KafkaUnavailable) -> KafkaUnavailable:
-        self._down[self._bootstrap] = str(exc)
-        return exc
-
     def describe(self, names: Iterable[str]) -> dict[str, ObservedTopic | TopicError | None]:
-        down = self._down.get(self._bootstrap)
+        down = self._down.get(self._key)
         if down is not None:
             raise KafkaUnavailable(down)
         try:
             with METRICS.kafka_in_flight.track_inprogress():
                 return self._describe(names)
-        except KafkaUnavailable as exc:
-            raise self._unavailable(exc) from exc
         finally:
             self.drain_logs()
 
@@ -159,7 +159,8 @@ class KafkaAdmin:
         try:
             md = self._client.list_topics(timeout=self.timeout)
         except KafkaException as exc:
-            raise KafkaUnavailable(_error_of(exc)[1]) from exc
+            self._down[self._key] = _error_of(exc)[1]  # the connection itself failed
+            raise KafkaUnavailable(self._down[self._key]) from exc
         observed: dict[str, ObservedTopic | TopicError | None] = {n: None for n in names}
         for n in names:
             err = md.topics[n].error if n in md.topics else self._absent_or_denied(n)
@@ -202,8 +203,6 @@ class KafkaAdmin:
         try:
             with METRICS.kafka_in_flight.track_inprogress():
                 return self._apply(plan)
-        except KafkaUnavailable as exc:
-            raise self._unavailable(exc) from exc
         finally:
             self.drain_logs()
 
@@ -242,8 +241,6 @@ class KafkaAdmin:
         try:
             with METRICS.kafka_in_flight.track_inprogress():
                 return self._delete(list(names))
-        except KafkaUnavailable as exc:
-            raise self._unavailable(exc) from exc
         finally:
             self.drain_logs()
 
@@ -279,7 +276,7 @@ class AdminPool:
     def __init__(self, timeout: float = 10.0) -> None:
         self._timeout = timeout
         self._admins: dict[int, KafkaAdmin] = {}
-        self._down: dict[str, str] = {}  # bootstrap servers -> why unreachable, this pass
+        self._down: dict[int, str] = {}  # connection -> why unreachable, this pass
         self._lock = threading.Lock()
 
     def begin_pass(self) -> None:
@@ -287,7 +284,7 @@ class AdminPool:
         self._down.clear()
 
     def get(self, conf: Mapping[str, str]) -> KafkaAdmin:
-        key = hash(frozenset(conf.items()))
+        key = connection_key(conf)
         with self._lock:
             if key not in self._admins:
                 self._admins[key] = KafkaAdmin(conf, self._timeout, self._down)

@@ -188,15 +188,15 @@ def _changed(old: Condition | None, new: ConditionSpec) -> bool:
 
 def _events(body: Mapping[str, Any], old: AlertRuleSetStatus,
             updates: Sequence[ConditionSpec],
-            outcome: ChildrenOutcome | None, new_generation: bool) -> list[tuple[str, str, str]]:
+            outcome: ChildrenOutcome | None, drift: bool) -> list[tuple[str, str, str]]:
     events = [("Warning", reason, message[:1024]) for type_, status, reason, message in updates
               if status == "False" and type_ in ("Valid", "MetricsResolved", "Synced")
               and _changed(old.condition(type_), (type_, status, reason, message))
               and not (type_ == "Synced" and reason in _EXPLAINED_ELSEWHERE)]
     if outcome is not None:
-        repaired = repair_events(outcome, body)
+        repaired = repair_events(outcome, body) if drift else []
         events += repaired
-        if outcome.wrote and not repaired and new_generation:
+        if outcome.wrote and not repaired:  # a new generation, or its source changed
             done = [*(f"created {c}" for c in outcome.created),
                     *(f"updated {c}" for c in outcome.changed),
                     *(f"pruned {c}" for c in outcome.pruned)]
@@ -205,8 +205,10 @@ def _events(body: Mapping[str, Any], old: AlertRuleSetStatus,
 
 
 def reconcile_alertruleset(body: Mapping[str, Any], spec: AlertRuleSetSpec, kube: Kube,
-                           children: ChildCache, store: LastValid) -> RuleSetResult:
-    """Validate, then sync the current generation or keep the last valid one; report."""
+                           children: ChildCache, store: LastValid,
+                           drift: bool = True) -> RuleSetResult:
+    """Validate, then sync the current generation or keep the last valid one; report.
+    ``drift`` False: the rule source changed, so a write it causes is no repair."""
     meta = body["metadata"]
     ns, name, uid, generation = meta["namespace"], meta["name"], meta["uid"], \
         meta.get("generation")
@@ -242,6 +244,8 @@ def reconcile_alertruleset(body: Mapping[str, Any], spec: AlertRuleSetSpec, kube
     updates = _conditions(report, missing, reject, policy.components)
     if outcome is not None and outcome.conflicts:
         updates.append(("Synced", "False", CHILD_CONFLICT, outcome.conflict_message()))
+    elif outcome is not None and outcome.failed:
+        updates.append(("Synced", "False", "ApplyFailed", "; ".join(outcome.failed)))
     else:
         updates.append(_synced(objects, synced_generation, blocked, generation,
                                explicit_pr and not pr_crd))
@@ -262,5 +266,5 @@ def reconcile_alertruleset(body: Mapping[str, Any], spec: AlertRuleSetSpec, kube
         extra["prometheus_rule"] = ",".join(_names(objects, PROMETHEUSRULE[1]))[:253] or None
     new = old.model_copy(update={"observed_generation": generation, "conditions": conditions,
                                  **extra})
-    events = _events(body, old, updates, outcome, old.observed_generation != generation)
+    events = _events(body, old, updates, outcome, drift)
     return RuleSetResult(patch=status_patch(body.get("status"), new), events=events)

@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-__all__ = ["BodyCache", "ChildCache", "Key", "ObjectCache", "child_key", "rv_not_older"]
+__all__ = ["BodyCache", "ChildCache", "Key", "ObjectCache", "child_key", "rv_newer",
+           "rv_not_older"]
 
 Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 
@@ -48,6 +49,16 @@ def rv_not_older(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
     return (len(a), a) >= (len(b), b)
 
 
+def rv_newer(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """Whether ``new`` is a later version than ``old`` (True when they cannot be
+    compared, as in :func:`rv_not_older`)."""
+    a = str((new.get("metadata") or {}).get("resourceVersion") or "")
+    b = str((old.get("metadata") or {}).get("resourceVersion") or "")
+    if not (_comparable(a) and _comparable(b)):
+        return True
+    return (len(a), a) > (len(b), b)
+
+
 def _comparable(rv: str) -> bool:
     return rv.isascii() and rv.isdigit() and (rv == "0" or not rv.startswith("0"))
 
@@ -63,9 +74,9 @@ class ObjectCache:
     def __init__(self, key: Callable[[Mapping[str, Any]], Key] = child_key) -> None:
         self._key = key
         self._objs: dict[Key, tuple[int, dict[str, Any]]] = {}
-        # Keys removed (a DELETED event), with when: a LIST that started before must not
-        # bring them back.
-        self._gone: dict[Key, int] = {}
+        # Keys removed (a DELETED event), with when and at which version: a LIST that
+        # started before, or a read that was answered before, must not bring them back.
+        self._gone: dict[Key, tuple[int, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._clock = itertools.count(1)
 
@@ -77,6 +88,9 @@ class ObjectCache:
     def put(self, obj: Mapping[str, Any]) -> None:
         key = self._key(obj)
         with self._lock:
+            gone = self._gone.get(key)
+            if gone is not None and not rv_newer(obj, gone[1]):
+                return  # a version from before its deletion
             old = self._objs.get(key)
             if old is None or rv_not_older(obj, old[1]):
                 self._objs[key] = (next(self._clock), dict(obj))
@@ -86,7 +100,7 @@ class ObjectCache:
         key = self._key(obj)
         with self._lock:
             self._objs.pop(key, None)
-            self._gone[key] = next(self._clock)
+            self._gone[key] = (next(self._clock), {"metadata": dict(obj.get("metadata") or {})})
 
     def get(self, key: Key) -> dict[str, Any] | None:
         with self._lock:
@@ -120,8 +134,8 @@ class ObjectCache:
                 if key not in versions or stale:
                     del self._objs[key]
                     dropped += 1
-            gone = {k for k, stamp in self._gone.items() if stamp >= since}
-            for key in [k for k, stamp in self._gone.items() if stamp < since]:
+            gone = {k for k, (stamp, _) in self._gone.items() if stamp >= since}
+            for key in [k for k, (stamp, _) in self._gone.items() if stamp < since]:
                 del self._gone[key]  # no LIST still running can predate it
         if add:
             for item in items:

@@ -110,12 +110,14 @@ def sync_children(kube: Kube, cache: ChildCache, desired: Iterable[Mapping[str, 
     for stale in cache.of_owner(namespace, owner_uid):
         if child_key(stale) not in wanted and controlled_by(stale, owner_uid):
             try:
-                kube.delete(*child_key(stale), uid=stale["metadata"].get("uid"))
+                deleted = kube.delete(*child_key(stale), uid=stale["metadata"].get("uid"))
             except ApiException as exc:
                 if exc.status != 409:  # 409: the name holds another object now: not ours
                     raise
+                deleted = False
             cache.remove(stale)
-            out.pruned.append(_name(stale))
+            if deleted:
+                out.pruned.append(_name(stale))
     return out
 
 
@@ -141,9 +143,11 @@ def _sync_one(kube: Kube, cache: ChildCache, obj: dict[str, Any], owner_uid: str
             return
         version = live["metadata"].get("resourceVersion") if live is not None else None
         try:
-            # Onto the version whose ownership was checked: if the name changed hands
-            # since (the cache missed a deletion), the apply fails and we look again.
-            applied = kube.apply(obj, resource_version=version).to_dict()
+            # From the cache: onto the version whose ownership was checked, so if the name
+            # changed hands since (a deletion the cache missed), the apply fails and we
+            # look again. After a fresh read no precondition: ownership was checked a
+            # moment ago, and a controller's status write would only make it fail.
+            applied = kube.apply(obj, resource_version=None if fresh else version).to_dict()
         except ApiException as exc:
             if exc.status == 409 and not fresh:
                 cache.remove(obj)

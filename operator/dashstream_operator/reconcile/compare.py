@@ -50,7 +50,7 @@ def first_difference(desired: Any, live: Any, path: str = "") -> str | None:
     if isinstance(desired, Sequence) and not isinstance(desired, str):
         if not isinstance(live, Sequence) or isinstance(live, str):
             return path
-        key = _merge_key(desired, live)
+        key = _merge_key(path.rsplit(".", 1)[-1], desired, live)
         if key is not None:
             # A keyed list (containers, env, ports, volumes, ownerReferences): server-side
             # apply merges it by key, so entries other managers added stay, and are not
@@ -72,17 +72,24 @@ def first_difference(desired: Any, live: Any, path: str = "") -> str | None:
     return None if desired == live else path
 
 
-# Merge keys of the keyed lists we render (the API's x-kubernetes-list-map-keys /
-# patchMergeKey), most specific first.
-_MERGE_KEYS: tuple[tuple[str, ...], ...] = (
-    ("containerPort", "protocol"), ("port", "protocol"), ("uid",), ("mountPath",), ("name",))
+# The keyed lists we render (the API's x-kubernetes-list-map-keys / patchMergeKey) by
+# field name, with their keys, most specific first. Every other list is atomic for
+# server-side apply (e.g. tolerations, args, a ServiceMonitor's endpoints, a
+# PrometheusRule's groups): applying it replaces it whole, so it must be ours whole.
+_KEYED_LISTS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "containers": (("name",),), "initContainers": (("name",),), "env": (("name",),),
+    "volumes": (("name",),), "volumeMounts": (("mountPath",),),
+    "ports": (("containerPort", "protocol"), ("port", "protocol")),
+    "ownerReferences": (("uid",),), "imagePullSecrets": (("name",),),
+}
 
 
-def _merge_key(desired: Sequence[Any], live: Sequence[Any]) -> tuple[str, ...] | None:
+def _merge_key(field: str, desired: Sequence[Any],
+               live: Sequence[Any]) -> tuple[str, ...] | None:
     items = [*desired, *live]
     if not desired or not all(isinstance(i, Mapping) for i in items):
         return None
-    for key in _MERGE_KEYS:
+    for key in _KEYED_LISTS.get(field, ()):
         if all(key[0] in i for i in items):
             return key
     return None

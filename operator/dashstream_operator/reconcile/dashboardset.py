@@ -204,7 +204,8 @@ def _plan(body: Mapping[str, Any], spec: DashboardSetSpec, owner: Owner, kube: K
 
 
 def _apply(kube: Kube, cache: ChildCache, owner: Owner, desired: list[dict[str, Any]],
-           body: Mapping[str, Any], result: DashboardSetResult) -> ConditionSpec | None:
+           body: Mapping[str, Any], drift: bool,
+           result: DashboardSetResult) -> ConditionSpec | None:
     """Apply what differs; Events for what is worth a person's attention."""
     try:
         recreated = _recreate_immutable(kube, cache, desired, owner.uid)
@@ -215,7 +216,8 @@ def _apply(kube: Kube, cache: ChildCache, owner: Owner, desired: list[dict[str, 
     if recreated:
         result.events.append(("Normal", "Recreated", "re-created for an immutable field: "
                               + ", ".join(recreated)))
-    result.events += repair_events(outcome, body)
+    if drift:
+        result.events += repair_events(outcome, body)
     packed = {f"ConfigMap/{o['metadata']['name']}" for o in desired if "binaryData" in o}
     gzipped = [n for n in outcome.created + outcome.changed if n in packed]
     if gzipped:
@@ -224,15 +226,20 @@ def _apply(kube: Kube, cache: ChildCache, owner: Owner, desired: list[dict[str, 
                               "stock Grafana sidecar does not unpack"[:1024]))
     if outcome.conflicts:
         return ("Synced", "False", CHILD_CONFLICT, outcome.conflict_message())
+    if outcome.failed:
+        result.retry = "; ".join(outcome.failed)
+        return ("Synced", "False", "ApplyFailed", result.retry)
     return None
 
 
 def reconcile_dashboardset(body: Mapping[str, Any], spec: DashboardSetSpec, kube: Kube,
                            cache: ChildCache, peers: Sequence[UidClaim],
-                           recorded: frozenset[str], grafana_crd: bool) -> DashboardSetResult:
+                           recorded: frozenset[str], grafana_crd: bool,
+                           drift: bool = True) -> DashboardSetResult:
     """``peers``: the namespace's DashboardSets (self included or not); ``recorded``:
     recording-rule names that count as known metrics; ``grafana_crd``: whether the
-    GrafanaDashboard CRD exists."""
+    GrafanaDashboard CRD exists; ``drift`` False: called because a source, a peer or a
+    recording rule changed, so a write it causes is no repair."""
     meta = body["metadata"]
     owner = Owner(meta["name"], meta["namespace"], meta["uid"])
     targets = spec.resolved_targets()
@@ -240,7 +247,7 @@ def reconcile_dashboardset(body: Mapping[str, Any], spec: DashboardSetSpec, kube
     outcomes, wanted, desired = _plan(body, spec, owner, kube, cache, peers, recorded, grafana)
     result = DashboardSetResult()
     target_problem = _target_problem(spec, targets, grafana)
-    apply_problem = _apply(kube, cache, owner, desired, body, result)
+    apply_problem = _apply(kube, cache, owner, desired, body, drift, result)
     for o in outcomes:
         objs = wanted.get(o.name) or []
         o.synced = bool(objs) and target_problem is None and all(
