@@ -32,6 +32,8 @@ from dashstream_operator.handlers.skeleton import (
     log_refusal,
     now,
     post_events,
+    retry_done,
+    retry_soon,
     write_status,
 )
 from dashstream_operator.models import (
@@ -57,12 +59,13 @@ def _last_valid(memo: kopf.Memo) -> LastValid:
     return store
 
 
-def reconcile(body: Mapping[str, Any], memo: kopf.Memo, drift: bool = True) -> None:
-    """Read, validate, sync (or keep the last valid content), report. ``drift`` False:
-    called because the rule source changed, whose writes are no repairs."""
+def reconcile(body: Mapping[str, Any], memo: kopf.Memo, drift: bool = True) -> bool:
+    """Read, validate, sync (or keep the last valid content), report; returns whether a
+    retry is due soon. ``drift`` False: called because the rule source changed, whose
+    writes are no repairs."""
     with reconcile_timer(KIND) as timed, locked_newest(memo, body) as raw:
         if leave_alone(memo, ALERT_RULE_SET, raw, AlertRuleSetStatus):
-            return
+            return False
         try:
             spec = AlertRuleSetSpec.from_body(raw)
         except SpecError as exc:
@@ -72,7 +75,7 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo, drift: bool = True) -> N
             write_status(memo, ALERT_RULE_SET, raw, invalid_spec_patch(
                 AlertRuleSetStatus.from_body(raw), raw, "Valid", str(exc), now()))
             log_refusal(ALERT_RULE_SET, raw, f"invalid spec: {exc}")
-            return
+            return False
         result = reconcile_alertruleset(raw, spec, memo.kube, memo.children, _last_valid(memo),
                                         drift)
         post_events(memo, raw, result.events)
@@ -81,15 +84,30 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo, drift: bool = True) -> N
                 timed.result = "invalid"
                 METRICS.validation_failures.labels(KIND, reason).inc()
         write_status(memo, ALERT_RULE_SET, raw, result.patch)
+        if result.retry:
+            timed.result = "retry"
+    return bool(result.retry)
 
 
 def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo, drift: bool = True) -> None:
     """Reconcile; refusals are in status, failures are logged and retried by the resync."""
     meta = body["metadata"]
     try:
-        reconcile(body, memo, drift)
+        retry = reconcile(body, memo, drift)
     except Exception as exc:
         log_failure(KIND, meta.get("namespace"), meta.get("name"), "reconcile", exc)
+        retry = True
+    uid = str(meta.get("uid", ""))
+    if not retry:
+        retry_done(memo, uid)
+        return
+
+    def again() -> None:
+        newest = memo.bodies.find(KIND, meta.get("namespace", ""), meta["name"])
+        if newest is not None and newest["metadata"].get("uid") == uid:
+            _reconcile_quietly(newest, memo)
+
+    retry_soon(memo, uid, again)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="alertruleset-reconcile")

@@ -42,9 +42,10 @@ from dashstream_operator.handlers.skeleton import (
     log_refusal,
     now,
     post_events,
+    retry_done,
+    retry_soon,
     write_status,
 )
-from dashstream_operator.handlers.startup import RESYNC_SECONDS
 from dashstream_operator.k8s import Kube
 from dashstream_operator.models import (
     ALERT_RULE_SET,
@@ -55,7 +56,7 @@ from dashstream_operator.models import (
     DashboardSetStatus,
     SpecError,
 )
-from dashstream_operator.observability import METRICS, about, reconcile_timer
+from dashstream_operator.observability import METRICS, reconcile_timer
 from dashstream_operator.reconcile.dashboardset import (
     UidClaim,
     claim_of,
@@ -142,17 +143,24 @@ def reconcile(memo: kopf.Memo, namespace: str, name: str, *,
     known = body if body is not None else memo.bodies.find(KIND, namespace, name)
     if known is None:
         return
+    uid = str(known["metadata"].get("uid", ""))
     try:
-        _reconcile(memo, known, namespace, drift)
+        retry = _reconcile(memo, known, namespace, drift)
     except Exception as exc:
         log_failure(KIND, namespace, name, "reconcile", exc)
+        retry = True
+    if retry:
+        retry_soon(memo, uid, lambda: reconcile(memo, namespace, name))
+    else:
+        retry_done(memo, uid)
 
 
 def _reconcile(memo: kopf.Memo, known: Mapping[str, Any], namespace: str,
-               drift: bool) -> None:
+               drift: bool) -> bool:
+    """Returns whether a retry is due soon."""
     with reconcile_timer(KIND) as timed, locked_newest(memo, known) as raw:
         if leave_alone(memo, DASHBOARD_SET, raw, DashboardSetStatus):
-            return
+            return False
         try:
             spec = DashboardSetSpec.from_body(raw)
         except SpecError as exc:
@@ -162,7 +170,7 @@ def _reconcile(memo: kopf.Memo, known: Mapping[str, Any], namespace: str,
             write_status(memo, DASHBOARD_SET, raw, invalid_spec_patch(
                 DashboardSetStatus.from_body(raw), raw, "Valid", str(exc), now()))
             log_refusal(DASHBOARD_SET, raw, f"invalid spec: {exc}")
-            return
+            return False
         indexes: _Indexes | None = getattr(memo, "dashboard_indexes", None)
         peers = _values(indexes.uids if indexes else None, namespace)
         recorded = frozenset().union(*_values(indexes.recorded if indexes else None, namespace))
@@ -177,10 +185,8 @@ def _reconcile(memo: kopf.Memo, known: Mapping[str, Any], namespace: str,
         if result.retry:
             timed.result = "retry"
     if result.retry:
-        meta = raw["metadata"]
-        log.info("dashboardset %s/%s: %s; retrying within %.0fs", namespace, meta["name"],
-                 result.retry, RESYNC_SECONDS,
-                 extra=about("DashboardSet", namespace, meta["name"]))
+        log_refusal(DASHBOARD_SET, raw, f"{result.retry}; retrying soon")
+    return bool(result.retry)
 
 
 def _wake_peers(memo: kopf.Memo, body: Mapping[str, Any]) -> None:

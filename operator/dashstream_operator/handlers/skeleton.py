@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +22,7 @@ from dashstream_operator.reconcile.pause import is_paused, paused_patch
 
 __all__ = ["REPAIR_REASONS", "VALIDATION_REASONS", "child_event_matters", "forget_locks",
            "leave_alone", "locked_newest", "log_failure", "log_refusal", "now", "object_lock",
-           "post_events", "write_status"]
+           "post_events", "retry_done", "retry_soon", "write_status"]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,20 @@ def log_refusal(kind: KindInfo, body: Mapping[str, Any], what: str) -> None:
     meta = body["metadata"]
     log.info("%s %s/%s: %s", kind.kind, meta.get("namespace"), meta.get("name"), what,
              extra=about(kind.kind, meta.get("namespace"), meta.get("name")))
+
+
+def retry_soon(memo: kopf.Memo, uid: str, fn: Callable[[], None]) -> None:
+    """A transient failure: run ``fn`` again after the object's backoff delay (seconds,
+    doubling up to the resync interval) rather than at the next resync pass."""
+    retries = getattr(memo, "retries", None)
+    if retries is not None:
+        retries.schedule(uid, fn)
+
+
+def retry_done(memo: kopf.Memo, uid: str) -> None:
+    retries = getattr(memo, "retries", None)
+    if retries is not None:
+        retries.succeeded(uid)
 
 
 def log_failure(kind: str, namespace: object, name: object, what: str,

@@ -61,6 +61,7 @@ Objects = list[dict[str, Any]]
 class RuleSetResult:
     patch: dict[str, Any] | None = None
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, msg)
+    retry: str | None = None  # a transient failure (a child the API server refused)
 
 
 class LastValid:
@@ -267,4 +268,5 @@ def reconcile_alertruleset(body: Mapping[str, Any], spec: AlertRuleSetSpec, kube
     new = old.model_copy(update={"observed_generation": generation, "conditions": conditions,
                                  **extra})
     events = _events(body, old, updates, outcome, drift)
-    return RuleSetResult(patch=status_patch(body.get("status"), new), events=events)
+    return RuleSetResult(patch=status_patch(body.get("status"), new), events=events,
+                         retry="; ".join(outcome.failed) if outcome and outcome.failed else None)
