@@ -24,14 +24,12 @@ import kopf
 from dashstream_operator.handlers.children import register_owner_callback
 from dashstream_operator.handlers.resync import register_resync
 from dashstream_operator.handlers.skeleton import (
-    VALIDATION_REASONS,
     child_event_matters,
     leave_alone,
     locked_newest,
     log_failure,
-    log_refusal,
-    now,
     post_events,
+    refuse_invalid_spec,
     retry_done,
     retry_soon,
     write_status,
@@ -44,9 +42,8 @@ from dashstream_operator.models import (
     AlertRuleSetStatus,
     SpecError,
 )
-from dashstream_operator.observability import METRICS, reconcile_timer
+from dashstream_operator.observability import reconcile_timer
 from dashstream_operator.reconcile.alertruleset import LastValid, reconcile_alertruleset
-from dashstream_operator.reconcile.status import invalid_spec_patch
 
 __all__ = ["reconcile"]
 
@@ -69,20 +66,13 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo, drift: bool = True) -> b
         try:
             spec = AlertRuleSetSpec.from_body(raw)
         except SpecError as exc:
-            # Admission (schema and CEL) should have refused it; say so in status.
             timed.result = "invalid"
-            METRICS.validation_failures.labels(KIND, "InvalidSpec").inc()
-            write_status(memo, ALERT_RULE_SET, raw, invalid_spec_patch(
-                AlertRuleSetStatus.from_body(raw), raw, "Valid", str(exc), now()))
-            log_refusal(ALERT_RULE_SET, raw, f"invalid spec: {exc}")
+            refuse_invalid_spec(memo, ALERT_RULE_SET, raw, AlertRuleSetStatus, "Valid", exc)
             return False
         result = reconcile_alertruleset(raw, spec, memo.kube, memo.children, _last_valid(memo),
                                         drift)
-        post_events(memo, raw, result.events)
-        for _type, reason, _message in result.events:
-            if reason in VALIDATION_REASONS:
-                timed.result = "invalid"
-                METRICS.validation_failures.labels(KIND, reason).inc()
+        if post_events(memo, raw, result.events):
+            timed.result = "invalid"
         write_status(memo, ALERT_RULE_SET, raw, result.patch)
         if result.retry:
             timed.result = "retry"

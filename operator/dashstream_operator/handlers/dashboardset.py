@@ -34,14 +34,13 @@ import kopf
 from dashstream_operator.handlers.children import register_owner_callback
 from dashstream_operator.handlers.resync import register_resync
 from dashstream_operator.handlers.skeleton import (
-    VALIDATION_REASONS,
     child_event_matters,
     leave_alone,
     locked_newest,
     log_failure,
     log_refusal,
-    now,
     post_events,
+    refuse_invalid_spec,
     retry_done,
     retry_soon,
     write_status,
@@ -56,13 +55,12 @@ from dashstream_operator.models import (
     DashboardSetStatus,
     SpecError,
 )
-from dashstream_operator.observability import METRICS, reconcile_timer
+from dashstream_operator.observability import reconcile_timer
 from dashstream_operator.reconcile.dashboardset import (
     UidClaim,
     claim_of,
     reconcile_dashboardset,
 )
-from dashstream_operator.reconcile.status import invalid_spec_patch
 from dashstream_operator.render.dashboards import GRAFANA_DASHBOARD
 
 __all__ = ["reconcile"]
@@ -164,23 +162,16 @@ def _reconcile(memo: kopf.Memo, known: Mapping[str, Any], namespace: str,
         try:
             spec = DashboardSetSpec.from_body(raw)
         except SpecError as exc:
-            # Admission (schema, CEL) should have refused it; say so in status.
             timed.result = "invalid"
-            METRICS.validation_failures.labels(KIND, "InvalidSpec").inc()
-            write_status(memo, DASHBOARD_SET, raw, invalid_spec_patch(
-                DashboardSetStatus.from_body(raw), raw, "Valid", str(exc), now()))
-            log_refusal(DASHBOARD_SET, raw, f"invalid spec: {exc}")
+            refuse_invalid_spec(memo, DASHBOARD_SET, raw, DashboardSetStatus, "Valid", exc)
             return False
         indexes: _Indexes | None = getattr(memo, "dashboard_indexes", None)
         peers = _values(indexes.uids if indexes else None, namespace)
         recorded = frozenset().union(*_values(indexes.recorded if indexes else None, namespace))
         result = reconcile_dashboardset(raw, spec, memo.kube, memo.children, peers, recorded,
                                         _grafana_crd(memo.kube), drift)
-        post_events(memo, raw, result.events)
-        for _type, reason, _message in result.events:
-            if reason in VALIDATION_REASONS:
-                timed.result = "invalid"
-                METRICS.validation_failures.labels(KIND, reason).inc()
+        if post_events(memo, raw, result.events):
+            timed.result = "invalid"
         write_status(memo, DASHBOARD_SET, raw, result.patch)
         if result.retry:
             timed.result = "retry"

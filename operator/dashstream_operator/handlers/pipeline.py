@@ -20,10 +20,12 @@ from dashstream_operator.handlers.skeleton import (
     leave_alone,
     locked_newest,
     log_failure,
-    log_refusal,
     now,
     object_lock,
     post_events,
+    refuse_invalid_spec,
+    retry_done,
+    retry_soon,
     write_status,
 )
 from dashstream_operator.k8s import Kube, SecretMissing
@@ -52,7 +54,6 @@ from dashstream_operator.reconcile.pipeline import (
 from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
     apply_conditions,
-    invalid_spec_patch,
     status_patch,
 )
 from dashstream_operator.reconcile.topics import Claim, owned_topics
@@ -89,13 +90,10 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo,
         except Exception as exc:
             timed.result = "error"
             log_failure(PIPELINE.kind, meta["namespace"], meta["name"], "reconcile", exc)
-    retries = getattr(memo, "retries", None)
-    if retries is None:
-        return
     if timed.result in ("retry", "error"):
-        retries.schedule(meta["uid"], lambda: _retry(memo, meta["namespace"], meta["name"]))
+        retry_soon(memo, meta["uid"], lambda: _retry(memo, meta["namespace"], meta["name"]))
     elif topic_claims is not None:  # only a whole reconcile ends a retry streak
-        retries.succeeded(meta["uid"])
+        retry_done(memo, meta["uid"])
 
 
 def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
@@ -121,10 +119,8 @@ def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
         try:
             spec = DashStreamPipelineSpec.from_body(raw)
         except SpecError as exc:
-            METRICS.validation_failures.labels(PIPELINE.kind, "InvalidSpec").inc()
-            write_status(memo, PIPELINE, raw, invalid_spec_patch(
-                DashStreamPipelineStatus.from_body(raw), raw, "TopicsReady", str(exc), now()))
-            log_refusal(PIPELINE, raw, f"invalid spec: {exc}")
+            refuse_invalid_spec(memo, PIPELINE, raw, DashStreamPipelineStatus, "TopicsReady",
+                                exc)
             return "invalid"
         result = reconcile_pipeline(raw, spec, memo.kube, memo.children, topics)
         post_events(memo, raw, result.events)

@@ -19,10 +19,11 @@ from dashstream_operator.k8s import api_unavailable
 from dashstream_operator.models import BaseStatus, KindInfo
 from dashstream_operator.observability import METRICS, about
 from dashstream_operator.reconcile.pause import is_paused, paused_patch
+from dashstream_operator.reconcile.status import invalid_spec_patch
 
 __all__ = ["REPAIR_REASONS", "VALIDATION_REASONS", "child_event_matters", "forget_locks",
            "leave_alone", "locked_newest", "log_failure", "log_refusal", "now", "object_lock",
-           "post_events", "retry_done", "retry_soon", "write_status"]
+           "post_events", "refuse_invalid_spec", "retry_done", "retry_soon", "write_status"]
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,29 @@ def write_status(memo: kopf.Memo, kind: KindInfo, body: Mapping[str, Any],
 
 
 def post_events(memo: kopf.Memo, body: Mapping[str, Any],
-                events: Sequence[tuple[str, str, str]]) -> None:
-    """Post (type, reason, message) Events about ``body`` and count repairs."""
+                events: Sequence[tuple[str, str, str]]) -> bool:
+    """Post (type, reason, message) Events about ``body``, count repairs and refusals;
+    returns whether any Event refused input (the reconcile's result is then "invalid")."""
+    refused = False
     for type_, reason, message in events:
         memo.kube.post_event(body, type_, reason, message)
         if reason in REPAIR_REASONS:
             METRICS.drift_repairs.labels(body["kind"]).inc()
+        elif reason in VALIDATION_REASONS:
+            METRICS.validation_failures.labels(body["kind"], reason).inc()
+            refused = True
+    return refused
+
+
+def refuse_invalid_spec(memo: kopf.Memo, kind: KindInfo, body: Mapping[str, Any],
+                        status_type: type[BaseStatus], condition: str,
+                        exc: Exception) -> None:
+    """A spec the API server should have refused (its schema or CEL did not run, e.g. an
+    older CRD): ``condition`` False with reason InvalidSpec, counted and logged."""
+    METRICS.validation_failures.labels(kind.kind, "InvalidSpec").inc()
+    write_status(memo, kind, body, invalid_spec_patch(
+        status_type.from_body(body), body, condition, str(exc), now()))
+    log_refusal(kind, body, f"invalid spec: {exc}")
 
 
 def leave_alone(memo: kopf.Memo, kind: KindInfo, body: Mapping[str, Any],
