@@ -134,6 +134,35 @@ def test_out_of_band_changes_are_put_back(
     wait_until(lambda: ready(kube_api, namespace, "p"), timeout=30, what="Ready again")
 
 
+def test_a_config_key_removed_from_the_spec_returns_to_the_default(
+        kube_api: client.ApiClient, dyn: DynamicClient, namespace: str, kafka_admin: Any,
+        kafka_bootstrap: str, operator: OperatorProcess) -> None:
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    events = uniq("keys")
+    declared = {"retention.ms": "86400000", "cleanup.policy": "compact"}
+    apply(dyn, pipeline("k", namespace, kafka_bootstrap,
+                        [{"name": events, "role": "events", "config": declared}]))
+    obj = wait_until(lambda: ready(kube_api, namespace, "k"), timeout=60, what="Ready")[0]
+    assert obj["status"]["topics"][0]["managedConfig"] == ["cleanup.policy", "retention.ms"]
+    # A key someone else sets on the topic is theirs: it must survive the removal below.
+    res = ConfigResource(ResourceType.TOPIC, events, incremental_configs=[
+        ConfigEntry("segment.ms", "3600000", incremental_operation=AlterConfigOpType.SET)])
+    kafka_admin.incremental_alter_configs([res])[res].result(timeout=10)
+    apply(dyn, pipeline("k", namespace, kafka_bootstrap,
+                        [{"name": events, "role": "events",
+                          "config": {"retention.ms": "86400000"}}]))
+    _, waited = wait_until(
+        lambda: (broker_topic(kafka_admin, events) or (0, {}))[1].get("cleanup.policy")
+        == "delete", timeout=30, what="cleanup.policy back to the broker default")
+    obj = wait_until(lambda: ready(kube_api, namespace, "k"), timeout=30, what="Ready")[0]
+    print(f"removed key reset {waited:.1f}s after the spec change; managedConfig "
+          f"{obj['status']['topics'][0]['managedConfig']}")
+    assert obj["status"]["topics"][0]["managedConfig"] == ["retention.ms"]
+    configs = broker_topic(kafka_admin, events)[1]  # type: ignore[index]
+    assert configs["segment.ms"] == "3600000" and configs["retention.ms"] == "86400000"
+
+
 def test_invalid_config_and_conflicts_are_reported(
         kube_api: client.ApiClient, dyn: DynamicClient, namespace: str, kafka_admin: Any,
         kafka_bootstrap: str, operator: OperatorProcess) -> None:

@@ -70,3 +70,23 @@ def test_older_claim_wins_and_established_breaks_same_second_ties() -> None:
     newcomer = Claim("2026-01-01T00:00:00Z", True, "uid-a", "ns/newcomer")
     assert winner([newcomer, managing]) == managing
     assert winner([]) is None
+
+
+def test_a_config_key_this_pipeline_stopped_declaring_is_reset() -> None:
+    have = ObservedTopic("a", 1, 1, {"retention.ms": "1", "cleanup.policy": "compact",
+                                     "segment.ms": "9"},
+                         frozenset({"retention.ms", "cleanup.policy", "segment.ms"}))
+    plan = plan_topics([rt("a", config={"retention.ms": "1"})], {"a": have},
+                       {"a": ["retention.ms", "cleanup.policy"]})
+    # segment.ms was set by someone else (never managed here): left alone.
+    assert plan.reset_configs == {"a": ["cleanup.policy"]}
+    assert plan.summary() == ["reset a cleanup.policy"]
+    ready, why = topic_state(rt("a", config={"retention.ms": "1"}), have, ["cleanup.policy"])
+    assert not ready and "no longer declared still set: cleanup.policy" in why
+
+
+def test_a_managed_key_already_at_the_default_needs_nothing() -> None:
+    have = ObservedTopic("a", 1, 1, {"cleanup.policy": "delete"}, frozenset())
+    plan = plan_topics([rt("a")], {"a": have}, {"a": ["cleanup.policy"]})
+    assert plan.empty
+    assert topic_state(rt("a"), have, ["cleanup.policy"]) == (True, "as declared")

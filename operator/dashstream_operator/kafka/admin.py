@@ -19,6 +19,7 @@ from confluent_kafka.admin import (
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
+    ConfigSource,
     NewPartitions,
     NewTopic,
     ResourceType,
@@ -68,6 +69,21 @@ def partition_batches(items: Sequence[tuple[T, int]],
         batches[-1].append(item)
         total += partitions
     return batches
+
+
+def _is_override(entry: ConfigEntry) -> bool:
+    """Set on the topic itself; the client reports the source as the enum or its int."""
+    source = getattr(entry.source, "value", entry.source)
+    return bool(source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+
+
+def _config_ops(set_: Mapping[str, str], reset: Sequence[str]) -> list[ConfigEntry]:
+    """One incremental alter per topic: declared values set, dropped keys deleted
+    (deleting a topic override puts the broker's default back)."""
+    ops = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+           for k, v in sorted(set_.items())]
+    return ops + [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE)
+                  for k in reset]
 
 
 def connection_key(conf: Mapping[str, str]) -> int:
@@ -184,7 +200,8 @@ class KafkaAdmin:
             parts = md.topics[res.name].partitions
             rf = len(parts[0].replicas) if parts else 0
             observed[res.name] = ObservedTopic(
-                res.name, len(parts), rf, {k: e.value for k, e in entries.items()})
+                res.name, len(parts), rf, {k: e.value for k, e in entries.items()},
+                frozenset(k for k, e in entries.items() if _is_override(e)))
         return observed
 
     def _absent_or_denied(self, name: str) -> KafkaError | None:
@@ -219,12 +236,12 @@ class KafkaAdmin:
             results |= self._check(self._client.create_partitions(
                 [NewPartitions(n, p) for n, p in grow],
                 operation_timeout=self.timeout, request_timeout=self.timeout))
-        if plan.alter_configs:
+        altered = sorted({*plan.alter_configs, *plan.reset_configs})
+        if altered:
             results |= self._check(self._client.incremental_alter_configs(
-                [ConfigResource(ResourceType.TOPIC, n, incremental_configs=[
-                    ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
-                    for k, v in sorted(cfg.items())]) for n, cfg in plan.alter_configs.items()],
-                request_timeout=self.timeout))
+                [ConfigResource(ResourceType.TOPIC, n, incremental_configs=_config_ops(
+                    plan.alter_configs.get(n, {}), plan.reset_configs.get(n, [])))
+                 for n in altered], request_timeout=self.timeout))
         for name, exc in results.items():
             if exc is None:
                 continue

@@ -165,6 +165,10 @@ class TopicStatus(StatusModel):
     message: str | None = Field(
         default=None, max_length=4096, description="Why the topic is not ready, if it is not."
     )
+    managed_config: list[Annotated[str, Field(max_length=253)]] | None = Field(
+        default=None, max_length=128,
+        description="Config keys this pipeline set on the topic. A key removed from the spec "
+        "is reset to the broker's default; keys set by others are never touched.")
 
 
 def check_topics(topics: list[TopicSpec]) -> list[TopicSpec]:

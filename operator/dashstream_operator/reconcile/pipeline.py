@@ -35,6 +35,7 @@ from dashstream_operator.reconcile.topics import (
     KAFKA_UNAVAILABLE,
     Claim,
     TopicsOutcome,
+    managed_config,
     reconcile_topics,
 )
 from dashstream_operator.reconcile.workloads import monitoring_condition, workloads_condition
@@ -60,7 +61,8 @@ def reconcile_pipeline_topics(body: Mapping[str, Any], spec: DashStreamPipelineS
     lock that the children half (drift repair) needs."""
     meta = body["metadata"]
     return reconcile_topics(spec, meta["uid"], claims, pool,
-                            lambda ref: kube.read_secret(meta["namespace"], ref))
+                            lambda ref: kube.read_secret(meta["namespace"], ref),
+                            managed_config((body.get("status") or {}).get("topics")))
 
 
 def current_topics(topics: TopicsOutcome | None, computed_for: int | None,

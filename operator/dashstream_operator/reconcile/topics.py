@@ -2,23 +2,25 @@
 
 Level-based: every call compares the whole spec with what the broker describes now,
 so a config altered or a topic deleted behind our back is put back on the next call
-(a timer), with no memory of what happened before.
+(a timer). The one memory is each topic's ``managedConfig`` in the status: the config
+keys this pipeline set, so a key removed from the spec is reset to the broker's
+default instead of staying behind, while keys others set are never touched.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dashstream_operator.k8s import SecretMissing
 from dashstream_operator.kafka.admin import AdminPool, KafkaUnavailable, TopicError
 from dashstream_operator.kafka.config import SecretReader, admin_config
-from dashstream_operator.kafka.plan import ObservedTopic, plan_topics, topic_state
+from dashstream_operator.kafka.plan import ObservedTopic, leftover_keys, plan_topics, topic_state
 from dashstream_operator.models import DashStreamPipelineSpec, ResolvedTopic, TopicStatus
 
-__all__ = ["KAFKA_UNAVAILABLE", "SECRET_MISSING", "Claim", "TopicsOutcome", "owned_topics",
-           "reconcile_topics", "winner"]
+__all__ = ["KAFKA_UNAVAILABLE", "SECRET_MISSING", "Claim", "TopicsOutcome", "managed_config",
+           "owned_topics", "reconcile_topics", "winner"]
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +76,29 @@ def owned_topics(spec: DashStreamPipelineSpec, uid: str,
     return mine, lost
 
 
+def managed_config(status_topics: Iterable[Mapping[str, object]] | None,
+                   ) -> dict[str, list[str]]:
+    """Per topic, the config keys the status says this pipeline set."""
+    out: dict[str, list[str]] = {}
+    for t in status_topics or ():
+        keys = t.get("managedConfig")
+        if isinstance(t.get("name"), str) and isinstance(keys, list):
+            out[str(t["name"])] = [str(k) for k in keys]
+    return out
+
+
 def reconcile_topics(spec: DashStreamPipelineSpec, uid: str,
                      claims: Mapping[str, Iterable[Claim]], pool: AdminPool,
-                     read_secret: SecretReader) -> TopicsOutcome:
+                     read_secret: SecretReader,
+                     managed: Mapping[str, Collection[str]] | None = None) -> TopicsOutcome:
+    """``managed``: per topic, the config keys set by earlier reconciles (the status)."""
+    managed = managed or {}
     mine, lost = owned_topics(spec, uid, claims)
     declared = spec.resolved_topics()
-    statuses = {t.name: TopicStatus(name=t.name, ready=False) for t in declared}
+    # Until the broker answers, what was managed stays remembered.
+    statuses = {t.name: TopicStatus(name=t.name, ready=False,
+                                    managed_config=list(managed.get(t.name, [])) or None)
+                for t in declared}
     warnings = [(TOPIC_CONFLICT, f"topic {name} is already managed by DashStreamPipeline "
                  f"{c.ref} (the older claim wins); this pipeline leaves it alone")
                 for name, c in lost]
@@ -90,7 +109,7 @@ def reconcile_topics(spec: DashStreamPipelineSpec, uid: str,
         admin = pool.get(admin_config(spec.kafka, read_secret))
         observed, denied = _split(admin.describe(t.name for t in mine))
         # A topic the broker will not describe is left alone (not created, not altered).
-        plan = plan_topics([t for t in mine if t.name not in denied], observed)
+        plan = plan_topics([t for t in mine if t.name not in denied], observed, managed)
         errors = admin.apply(plan) if not plan.empty else []
         if not plan.empty:
             observed, denied = _split(admin.describe(t.name for t in mine))  # observed status
@@ -110,13 +129,19 @@ def reconcile_topics(spec: DashStreamPipelineSpec, uid: str,
     failed = {e.topic: e for e in errors}
     for topic in mine:
         have = observed.get(topic.name)
-        ready, why = topic_state(topic, _declared_only(topic, have))
+        was = managed.get(topic.name, ())
+        ready, why = topic_state(topic, _declared_only(topic, have), was)
         if topic.name in failed:
             ready, why = False, f"{failed[topic.name].reason}: {failed[topic.name].message}"
+        if topic.name in denied:
+            keys = sorted({*topic.config, *was})  # not seen: nothing forgotten
+        else:
+            keys = sorted({*topic.config, *leftover_keys(topic, have, was)})
         statuses[topic.name] = TopicStatus(
             name=topic.name, ready=ready, message=None if ready else why,
             partitions=have.partitions if have else None,
-            replication_factor=have.replication_factor if have else None)
+            replication_factor=have.replication_factor if have else None,
+            managed_config=keys or None)
     ready_count = sum(s.ready for s in statuses.values())
     outcome = TopicsOutcome("True", "TopicsReady", f"{ready_count}/{len(declared)} topics ready",
                             [statuses[t.name] for t in declared], plan=plan.summary(),
@@ -142,4 +167,5 @@ def _declared_only(topic: ResolvedTopic, have: ObservedTopic | None) -> Observed
     if have is None:
         return None
     return ObservedTopic(have.name, have.partitions, have.replication_factor,
-                         {k: v for k, v in have.config.items() if k in topic.config})
+                         {k: v for k, v in have.config.items() if k in topic.config},
+                         have.overrides)
