@@ -17,7 +17,7 @@ IN_ENV  := source $(ENV_SH) && PATH="$(VENV)/bin:$$PATH"
 PYTEST_ARGS ?=
 
 .PHONY: help venv env-up env-down env-status env-clean images check test test-unit test-integration \
-        test-e2e lint generate check-generated demo bench clean
+        test-e2e lint generate check-generated demo bench explore clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -84,6 +84,13 @@ test-e2e: images ## the end-to-end suite (KUBECONFIG may point at any cluster)
 
 demo: images ## bring everything up and show it working end to end (servers as pods)
 	@$(IN_ENV) && $(PY) scripts/demo.py
+
+# Random seeds, N transitions (about 15 in 100 are faults); what a failure leaves behind
+# and how to keep it as a regression test: docs/testing.md.
+N ?= 1000
+explore: env-up ## explore N random transitions with faults; prints transitions, faults, violations
+	@$(IN_ENV) && EXPLORE_TRANSITIONS=$(N) EXPLORE_RANDOM=1 scripts/run-pytest.sh -s --timeout=0 \
+		tests/e2e/test_explore.py -k test_exploration $(PYTEST_ARGS)
 
 bench: env-up ## benchmarks: print figures and ratios measured side by side
 	@$(IN_ENV) && $(PY) -m benchmarks --record $(BENCH_ARGS)

@@ -1,0 +1,198 @@
+"""Stateful exploration: random sequences of CR changes, hand edits, foreign objects,
+pauses and faults against the real operator, API server, node and broker — the pure
+renderers judging the cluster after every step (support/explore/oracle.py).
+
+``make test`` runs a fixed-seed exploration of about 40 transitions; ``make explore
+N=1000`` runs N with random seeds and prints what it did. A failing sequence is shrunk
+by hypothesis and written as YAML; copied under tests/data/explore/ it is replayed by
+``test_regression`` from then on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+from kubernetes import client
+from kubernetes.dynamic import DynamicClient
+
+from support.explore import moves
+from support.explore.steps import REGRESSIONS, judge, read_sequence, replay, write_sequence
+from support.explore.world import Violation, World
+from support.kube import list_custom
+from support.operator import OperatorProcess, run_operator
+
+RESYNC = float(os.environ.get("EXPLORE_RESYNC", "0.5"))
+STEPS_PER_RUN = 20
+
+
+@dataclass
+class Context:
+    """What every example's world is made from, and what the whole exploration did."""
+
+    api: client.ApiClient
+    dyn: DynamicClient
+    admin: Any
+    bootstrap: str
+    log_dir: Path
+    failures_dir: Path
+    transitions: int = 0
+    faults: int = 0
+    violations: list[str] = field(default_factory=list)
+    ops: Counter[str] = field(default_factory=Counter)
+
+    def new_namespace(self) -> str:
+        name = f"x-{secrets.token_hex(4)}"
+        client.CoreV1Api(self.api).create_namespace(client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=name, labels={
+                "dashstream.io/test": "true",
+                "pod-security.kubernetes.io/enforce": "restricted"})))
+        return name
+
+    def new_world(self) -> World:
+        ns = self.new_namespace()
+
+        def start() -> AbstractContextManager[OperatorProcess]:
+            return run_operator([ns], self.log_dir, resync=RESYNC)
+
+        return World(ns, self.api, self.dyn, self.admin, self.bootstrap, start)
+
+    def end_world(self, world: World) -> None:
+        self.transitions += world.transitions
+        self.faults += world.faults
+        try:
+            world.operator_down()
+        finally:
+            _drop(world)
+
+
+def _drop(world: World) -> None:
+    """Delete the namespace (finalizers released first: the operator is gone) and the
+    topics the world made."""
+    custom = client.CustomObjectsApi(world.api)
+    for plural in ("dashstreampipelines", "alertrulesets", "dashboardsets"):
+        for item in list_custom(custom, "dashstream.io", "v1alpha1", world.ns, plural):
+            if item["metadata"].get("finalizers"):
+                custom.patch_namespaced_custom_object(
+                    "dashstream.io", "v1alpha1", world.ns, plural, item["metadata"]["name"],
+                    {"metadata": {"finalizers": None}})
+    client.CoreV1Api(world.api).delete_namespace(world.ns, propagation_policy="Background")
+    topics = [t for t in world.admin.list_topics(timeout=10).topics if t.startswith(world.ns)]
+    if topics:
+        for f in world.admin.delete_topics(topics, operation_timeout=30).values():
+            f.result(timeout=30)
+
+
+def _label(step: dict[str, Any]) -> str:
+    if step["op"] == "fault":
+        inner = step.get("during")
+        return f"fault:{step['fault']}" + (f"+{_label(inner)}" if inner else "")
+    return f"{step['op']}:{step.get('kind', '')}".rstrip(":")
+
+
+class Explorer(RuleBasedStateMachine):
+    ctx: ClassVar[Context]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.world = self.ctx.new_world()
+        self.steps: list[dict[str, Any]] = []
+        self.world.operator_up()
+
+    def _run(self, step: dict[str, Any]) -> None:
+        self.steps.append(step)
+        self.ctx.ops[_label(step)] += 1
+        started = time.monotonic()
+        try:
+            self.world.do(step)
+            judge(self.world)
+            self._trace(step, started, None)
+        except Violation as exc:
+            self._trace(step, started, str(exc))
+            # Rewritten on each failing run while hypothesis shrinks; the last one it
+            # replays (and this file keeps) is the shortest sequence.
+            write_sequence(self.ctx.failures_dir / "last-failure.yaml", self.steps, str(exc))
+            raise
+
+    def _trace(self, step: dict[str, Any], started: float, violation: str | None) -> None:
+        """One JSON line per transition: what, where, how long, what broke."""
+        self.ctx.failures_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.ctx.failures_dir / "trace.jsonl", "a") as f:
+            f.write(json.dumps({"ns": self.world.ns, "n": len(self.steps), "step": _label(step),
+                                "seconds": round(time.monotonic() - started, 1),
+                                "violation": violation}) + "\n")
+
+    @rule(data=st.data())
+    def step(self, data: st.DataObject) -> None:
+        """One transition; the kind is drawn here (weighted) rather than by hypothesis's
+        rule choice, which disables whole rules per run ("swarm") and would leave most
+        runs without faults or hand edits."""
+        self._run(data.draw(moves.any_move(self.world)))
+
+    def teardown(self) -> None:
+        self.ctx.end_world(self.world)
+
+
+@pytest.fixture
+def context(kube_api: client.ApiClient, dyn: DynamicClient, kafka_admin: Any,
+            kafka_bootstrap: str, crds_installed: list[str], thirdparty_crds: list[str],
+            artifacts_dir: Path) -> Iterator[Context]:
+    yield Context(kube_api, dyn, kafka_admin, kafka_bootstrap, artifacts_dir / "logs",
+                  artifacts_dir / "explore")
+
+
+def _explore(ctx: Context, transitions: int, fixed_seed: bool) -> None:
+    Explorer.ctx = ctx
+    started = time.monotonic()
+    while ctx.transitions < transitions:
+        runs = math.ceil((transitions - ctx.transitions) / STEPS_PER_RUN)
+        try:
+            run_state_machine_as_test(Explorer, settings=settings(
+                max_examples=runs, stateful_step_count=STEPS_PER_RUN, deadline=None,
+                database=None, derandomize=fixed_seed, print_blob=False,
+                suppress_health_check=list(HealthCheck)))
+        except Violation as exc:
+            kept = ctx.failures_dir / f"failure-{len(ctx.violations) + 1}.yaml"
+            (ctx.failures_dir / "last-failure.yaml").rename(kept)
+            ctx.violations.append(f"{exc}\n  shortest sequence: {kept}")
+            if fixed_seed:
+                break
+    summary = {"transitions": ctx.transitions, "faults": ctx.faults,
+               "violations": len(ctx.violations),
+               "minutes": round((time.monotonic() - started) / 60, 1),
+               "steps": dict(sorted(ctx.ops.items()))}
+    print(f"exploration: {json.dumps(summary)}")
+    (ctx.failures_dir).mkdir(parents=True, exist_ok=True)
+    (ctx.failures_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    assert not ctx.violations, "\n\n".join(ctx.violations)
+
+
+def test_exploration(context: Context) -> None:
+    """``EXPLORE_TRANSITIONS`` (default 40, fixed seed); ``EXPLORE_RANDOM=1`` for random
+    seeds (what ``make explore`` sets)."""
+    transitions = int(os.environ.get("EXPLORE_TRANSITIONS", "40"))
+    _explore(context, transitions, fixed_seed=os.environ.get("EXPLORE_RANDOM") != "1")
+
+
+@pytest.mark.parametrize("path", sorted(REGRESSIONS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_regression(context: Context, path: Path) -> None:
+    """A sequence an exploration once failed on: replayed step by step, judged after each."""
+    world = context.new_world()
+    try:
+        world.operator_up()
+        replay(world, read_sequence(path))
+    finally:
+        context.end_world(world)

@@ -1,0 +1,338 @@
+"""The oracle: after quiescence, the cluster must be what the pure renderers say.
+
+Quiescence is observed, never waited out: two resync passes of the operator with no
+API write and no CR resourceVersion moving in between. Then every declared CR's
+children are rendered by the operator's pure renderers (``render_pipeline_children``,
+``render_rule_children``, ``render_dashboard_children``) and compared with the live
+objects in every field the render sets; topics are compared with the broker; and the
+conditions are checked against what was observed, not against the operator's word.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubernetes import client
+from kubernetes.utils import parse_quantity
+
+from dashstream_operator.models import DashStreamPipelineSpec
+from dashstream_operator.models.alertruleset import AlertRuleSetSpec
+from dashstream_operator.models.dashboardset import DashboardSetSpec
+from dashstream_operator.reconcile.pipeline import DEFAULT_IMAGE
+from dashstream_operator.render import dashboards as rd
+from dashstream_operator.render import render_pipeline_children
+from dashstream_operator.render.rules import render_rule_children
+from support.explore import specs
+from support.explore.world import MANAGED_BY, Violation, World
+from support.kube import get_custom, list_custom, meta, present
+from support.operator import log_problems
+from support.wait import wait_until
+
+CRDS = {"ServiceMonitor": "servicemonitors.monitoring.coreos.com",
+        "PrometheusRule": "prometheusrules.monitoring.coreos.com",
+        "GrafanaDashboard": "grafanadashboards.grafana.integreatly.org"}
+Key = tuple[str, str]  # (kind, name) of a child
+
+
+def quiesce(world: World, timeout: float = 180) -> int:
+    """Wait until two passes go by with no write; returns the pass count then."""
+    op = world.operator_up()
+
+    def quiet() -> int | None:
+        writes, versions = op.writes(), cr_versions(world)
+        passes = op.wait_passes(2)
+        return passes if (op.writes(), cr_versions(world)) == (writes, versions) else None
+
+    try:
+        return wait_until(quiet, timeout=timeout, what="two resync passes with no write")[0]
+    except AssertionError as exc:
+        raise Violation(f"never quiescent: {exc}") from exc
+
+
+def cr_versions(world: World) -> dict[str, str]:
+    custom = client.CustomObjectsApi(world.api)
+    out = {}
+    for kind, plural in specs.KINDS.items():
+        for item in list_custom(custom, "dashstream.io", "v1alpha1", world.ns, plural):
+            out[f"{kind}/{item['metadata']['name']}"] = item["metadata"]["resourceVersion"]
+    return out
+
+
+def children_versions(world: World, owner_uid: str) -> dict[str, str]:
+    out = {}
+    for api_version, kind in (("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "Deployment")):
+        for obj in world.list_kind(api_version, kind):
+            if any(r.uid == owner_uid for r in obj.metadata.ownerReferences or []):
+                out[f"{kind}/{obj.metadata.name}"] = obj.metadata.resourceVersion
+    return out
+
+
+# --- comparing one child ----------------------------------------------------------------
+
+def difference(desired: Any, live: Any, path: str = "") -> str | None:
+    """Where ``live`` differs from ``desired`` in a field ``desired`` sets, or None.
+    Lists of named items match by name (others may add their own items, which server-
+    side apply keeps); other lists must be equal item by item."""
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return f"{path or '.'}: {live!r} is not an object"
+        for k, v in desired.items():
+            if k not in live:
+                if v in ({}, [], None):
+                    continue  # the API server drops empty values
+                return f"{path}.{k} missing"
+            found = difference(v, live[k], f"{path}.{k}")
+            if found:
+                return found
+        return None
+    if isinstance(desired, list):
+        if not isinstance(live, list):
+            return f"{path}: {live!r} is not a list"
+        if desired and all(isinstance(i, dict) and "name" in i for i in desired):
+            by_name = {i.get("name"): i for i in live if isinstance(i, dict)}
+            for item in desired:
+                if item["name"] not in by_name:
+                    return f"{path}[{item['name']}] missing"
+                found = difference(item, by_name[item["name"]], f"{path}[{item['name']}]")
+                if found:
+                    return found
+            return None
+        if len(desired) != len(live):
+            return f"{path}: {len(live)} items, rendered {len(desired)}"
+        for n, (d, x) in enumerate(zip(desired, live, strict=True)):
+            found = difference(d, x, f"{path}[{n}]")
+            if found:
+                return found
+        return None
+    if desired == live or _same_quantity(desired, live):
+        return None
+    return f"{path}: {live!r}, rendered {desired!r}"
+
+
+def _same_quantity(a: Any, b: Any) -> bool:
+    if not isinstance(a, str | int) or not isinstance(b, str | int):
+        return False
+    try:
+        return bool(parse_quantity(a) == parse_quantity(b))
+    except ValueError:
+        return False
+
+
+# --- what the renderers say -------------------------------------------------------------
+
+def has_crd(world: World, kind: str) -> bool:
+    try:
+        client.ApiextensionsV1Api(world.api).read_custom_resource_definition(CRDS[kind])
+        return True
+    except client.ApiException:
+        return False
+
+
+def rendered(world: World, live_crs: dict[Key, dict[str, Any]]) -> dict[Key, tuple[str, dict[
+        str, Any]]]:
+    """Child (kind, name) -> (owner kind/name, rendered object) of every declared CR."""
+    out: dict[Key, tuple[str, dict[str, Any]]] = {}
+    for (kind, name), body in live_crs.items():
+        meta, spec = body["metadata"], body["spec"]
+        if kind == "DashStreamPipeline":
+            children = render_pipeline_children(
+                name, world.ns, meta["uid"], DashStreamPipelineSpec.from_body(body),
+                default_image=DEFAULT_IMAGE, servicemonitor_crd=has_crd(world, "ServiceMonitor"))
+        elif kind == "AlertRuleSet":
+            ars = AlertRuleSetSpec.from_body(body)
+            groups = [g.model_dump(mode="json", by_alias=True, exclude_none=True)
+                      for g in ars.groups or []]
+            children = render_rule_children(
+                name, world.ns, meta["uid"], meta.get("generation"), groups,
+                ars.resolved_targets(name),
+                prometheus_rule_crd=has_crd(world, "PrometheusRule")).objects
+        else:
+            ds = DashboardSetSpec.from_body(body)
+            payloads = []
+            for d in ds.dashboards:
+                raw = rd.decode_source(d)
+                obj = rd.parse_dashboard(raw)
+                payloads.append(rd.DashboardPayload(d.name, obj["uid"],
+                                                    rd.bind_datasource(raw, obj, ds.datasource)))
+            children = rd.render_dashboard_children(
+                rd.Owner(name, world.ns, meta["uid"]), payloads, ds.resolved_targets(),
+                ds.folder, has_crd(world, "GrafanaDashboard"))
+        for child in children:
+            out[(child["kind"], child["metadata"]["name"])] = (f"{kind}/{name}", child)
+        del spec
+    return out
+
+
+# --- the checks -------------------------------------------------------------------------
+
+def check(world: World) -> list[str]:
+    """Every violation of the declared state; [] when the cluster is as declared."""
+    custom = client.CustomObjectsApi(world.api)
+    live_crs: dict[Key, dict[str, Any]] = {}
+    problems: list[str] = []
+    for (kind, name), declared in world.declared.items():
+        body = get_custom(custom, "dashstream.io", "v1alpha1", world.ns, specs.KINDS[kind],
+                          name)
+        live_crs[(kind, name)] = body
+        status = body.get("status") or {}
+        if status.get("observedGeneration") != body["metadata"]["generation"]:
+            problems.append(f"{kind}/{name}: observedGeneration {status.get('observedGeneration')}"
+                            f" for generation {body['metadata']['generation']}")
+        if body["spec"] != declared.spec:
+            problems.append(f"{kind}/{name}: spec is not what was declared")
+    wanted = rendered(world, live_crs)
+    conflicted = {k for k in wanted if k[0] == "ConfigMap" and k[1] in world.foreign}
+    problems += _children(world, wanted, conflicted)
+    problems += _foreign(world)
+    problems += _conditions(world, live_crs, wanted, conflicted)
+    problems += _topics(world, live_crs)
+    if world.operator is not None:
+        problems += [f"operator log: {p}" for p in log_problems(
+            world.unread_log(), world.operator.expected_errors)]
+    return problems
+
+
+def _children(world: World, wanted: dict[Key, tuple[str, dict[str, Any]]],
+              conflicted: set[Key]) -> list[str]:
+    known_uids = {d.uid for d in world.declared.values()}
+
+    def extra_children() -> list[str]:
+        out = []
+        for api_version, kind in (("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "Deployment"),
+                                  *[(v, k) for v, k in _optional(world)]):
+            for obj in world.list_kind(api_version, kind):
+                labels = obj.metadata.labels or {}
+                refs = {r.uid for r in obj.metadata.ownerReferences or []}
+                ours = labels.get("app.kubernetes.io/managed-by") == MANAGED_BY.split("=")[1] \
+                    or refs & (known_uids | world.gone_uids)
+                if ours and (kind, obj.metadata.name) not in wanted:
+                    out.append(f"{kind}/{obj.metadata.name} exists; no render produces it")
+        return out
+
+    # Children of a deleted CR go by the garbage collector, on its own time: wait for it.
+    try:
+        wait_until(lambda: not extra_children(), timeout=60, what="no child beyond the render")
+        problems = []
+    except AssertionError:
+        problems = extra_children()
+    for (kind, name), (owner, want) in sorted(wanted.items()):
+        if (kind, name) in conflicted:
+            continue
+        res = world.dyn.resources.get(api_version=want["apiVersion"], kind=kind)
+        try:
+            live = res.get(name=name, namespace=world.ns).to_dict()
+        except Exception:
+            problems.append(f"{kind}/{name} ({owner}) missing")
+            continue
+        found = difference(want, live)
+        if found:
+            problems.append(f"{kind}/{name} ({owner}) differs from the render at {found}")
+        added = world.added.get((kind, name))
+        if added and added[0] == live["metadata"]["uid"] and \
+                added[1] not in (live["metadata"].get("annotations") or {}):
+            problems.append(f"{kind}/{name}: the annotation {added[1]} someone added was removed")
+    return problems
+
+
+def _optional(world: World) -> list[tuple[str, str]]:
+    return [(v, k) for v, k in (("monitoring.coreos.com/v1", "ServiceMonitor"),
+                                ("monitoring.coreos.com/v1", "PrometheusRule"),
+                                ("grafana.integreatly.org/v1beta1", "GrafanaDashboard"))
+            if has_crd(world, k)]
+
+
+def _foreign(world: World) -> list[str]:
+    core = client.CoreV1Api(world.api)
+    problems = []
+    for name, rv in world.foreign.items():
+        cm = meta(core.read_namespaced_config_map(name, world.ns))
+        if cm.resource_version != rv or cm.owner_references:
+            problems.append(f"foreign ConfigMap/{name} was changed (resourceVersion {rv} -> "
+                            f"{cm.resource_version})")
+    return problems
+
+
+def _cond(body: dict[str, Any], type_: str) -> dict[str, Any]:
+    for c in (body.get("status") or {}).get("conditions") or []:
+        if c["type"] == type_:
+            return dict(c)
+    return {}
+
+
+def _conditions(world: World, live_crs: dict[Key, dict[str, Any]],
+                wanted: dict[Key, tuple[str, dict[str, Any]]], conflicted: set[Key]) -> list[str]:
+    problems = []
+    for (kind, name), body in live_crs.items():
+        conds = (body.get("status") or {}).get("conditions") or []
+        ready = _cond(body, "Ready")
+        tolerated = {"MetricsResolved"} if kind != "DashStreamPipeline" else set()
+        parts = [c for c in conds if c["type"] not in ("Ready", "ReconcilePaused")]
+        others_true = all(c["status"] == "True" for c in parts if c["type"] not in tolerated)
+        if (ready.get("status") == "True") != others_true:
+            problems.append(f"{kind}/{name}: Ready {ready.get('status')} but the conditions "
+                            f"it summarises are {[(c['type'], c['status']) for c in parts]}")
+        mine = {k for k, (owner, _) in wanted.items() if owner == f"{kind}/{name}"}
+        if mine & conflicted and ready.get("reason") != "ChildConflict" and \
+                "ChildConflict" not in json.dumps(conds):
+            problems.append(f"{kind}/{name}: wants {sorted(mine & conflicted)} which a foreign "
+                            f"object holds, yet no condition says ChildConflict")
+        if kind == "DashStreamPipeline":
+            problems += _workloads_truth(world, name, body, mine)
+    return problems
+
+
+def _workloads_truth(world: World, name: str, body: dict[str, Any], mine: set[Key]) -> list[str]:
+    cond = _cond(body, "WorkloadsReady")
+    if cond.get("status") != "True":
+        return []
+    apps = client.AppsV1Api(world.api)
+    for kind, child in mine:
+        if kind == "Deployment":
+            d = apps.read_namespaced_deployment(child, world.ns)
+            ready, want = present(d.status).ready_replicas or 0, present(d.spec).replicas or 0
+            if ready < want:
+                return [f"DashStreamPipeline/{name}: WorkloadsReady True while Deployment/"
+                        f"{child} has {ready}/{want} ready"]
+    return []
+
+
+def _topics(world: World, live_crs: dict[Key, dict[str, Any]]) -> list[str]:
+    from confluent_kafka.admin import ConfigResource, ConfigSource, ResourceType
+
+    problems = []
+    for (kind, name), body in live_crs.items():
+        if kind != "DashStreamPipeline":
+            continue
+        md = world.admin.list_topics(timeout=10)
+        all_as_declared = True
+        for topic in body["spec"]["topics"]:
+            tname, want = topic["name"], topic.get("partitions", 1)
+            if tname not in md.topics:
+                problems.append(f"topic {tname} ({name}) missing in Kafka")
+                all_as_declared = False
+                continue
+            have = len(md.topics[tname].partitions)
+            if have != max(want, world.max_partitions.get(tname, want)):
+                problems.append(f"topic {tname}: {have} partitions; declared {want}, the most "
+                                f"ever declared {world.max_partitions.get(tname)}")
+            all_as_declared &= have == want
+            res = ConfigResource(ResourceType.TOPIC, tname)
+            entries = world.admin.describe_configs([res])[res].result(timeout=10)
+            declared = topic.get("config") or {}
+            for key, value in declared.items():
+                if entries[key].value != value:
+                    problems.append(f"topic {tname}: {key}={entries[key].value}, declared {value}")
+                    all_as_declared = False
+            for key in world.topic_keys.get(tname, set()) - set(declared):
+                source = getattr(entries[key].source, "value", entries[key].source)
+                if source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value:
+                    problems.append(f"topic {tname}: {key} no longer declared, still set to "
+                                    f"{entries[key].value}")
+                    all_as_declared = False
+        topics_ready = _cond(body, "TopicsReady").get("status") == "True"
+        if topics_ready != all_as_declared:
+            problems.append(f"DashStreamPipeline/{name}: TopicsReady {topics_ready} but the "
+                            f"broker {'matches' if all_as_declared else 'does not match'} "
+                            "the declared topics")
+    return problems

@@ -1,0 +1,46 @@
+"""Step sequences as YAML: what a failing exploration writes, what a regression replays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from support.explore.oracle import check, quiesce
+from support.explore.world import Violation, World
+
+REGRESSIONS = Path(__file__).resolve().parents[2] / "data/explore"
+
+
+def write_sequence(path: Path, steps: list[dict[str, Any]], violation: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump({"violation": violation[:2000], "steps": steps}, sort_keys=False,
+                          width=100)
+    path.write_text("# Replayed by tests/e2e/test_explore.py::test_regression; found by "
+                    "`make explore`.\n" + text)
+
+
+def read_sequence(path: Path) -> list[dict[str, Any]]:
+    doc = yaml.safe_load(path.read_text())
+    steps = doc["steps"]
+    assert isinstance(steps, list) and steps, f"{path}: no steps"
+    return steps
+
+
+def judge(world: World) -> None:
+    """Quiesce, then the oracle; a violation raises."""
+    quiesce(world)
+    problems = check(world)
+    if problems:
+        raise Violation(f"{len(problems)} violation(s):\n" + "\n".join(problems))
+
+
+def replay(world: World, steps: list[dict[str, Any]]) -> None:
+    judge(world)
+    for n, step in enumerate(steps, 1):
+        try:
+            world.do(step)
+            judge(world)
+        except Violation as exc:
+            raise Violation(f"after step {n} {step.get('op')}: {exc}") from None
