@@ -120,7 +120,7 @@ class TopicSpec(ApiModel):
         max_length=64,
         description='Kafka topic configs as strings, e.g. {retention.ms: "604800000", '
         "cleanup.policy: delete}. Only the keys listed here are managed; others are left as "
-        "the broker has them.",
+        "the broker has them. A key removed from this list is reset to the broker's default.",
     )
 
     @field_validator("name")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dashstream_operator.render.dashboards import child_name
 from support.explore import specs
-from support.explore.world import FAULTS, World
+from support.explore.world import FAULT_NAMES, World
 
 PIPELINES = ("p0", "p1")
 RULESET, DASHBOARDS = "rules0", "dash0"
@@ -56,7 +56,7 @@ def invalid_move(draw: st.DrawFn, world: World) -> dict[str, Any]:
     name = draw(st.sampled_from(PIPELINES))
     template = world.templates.get(("DashStreamPipeline", name)) or specs.pipeline_spec(name)
     return {"op": "apply-invalid", "kind": "DashStreamPipeline", "name": name,
-            "spec": specs.invalid_pipeline(template, name)}
+            "spec": draw(specs.invalid_pipeline(template, name))}
 
 
 @st.composite
@@ -102,7 +102,7 @@ def plain_move(draw: st.DrawFn, world: World) -> dict[str, Any]:
 
 @st.composite
 def fault_move(draw: st.DrawFn, world: World) -> dict[str, Any]:
-    fault = draw(st.sampled_from(FAULTS))
+    fault = draw(st.sampled_from(FAULT_NAMES))
     during = draw(st.none() | plain_move(world))
     return {"op": "fault", "fault": fault, "during": during}
 

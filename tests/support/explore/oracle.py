@@ -14,7 +14,6 @@ import json
 from typing import Any
 
 from kubernetes import client
-from kubernetes.utils import parse_quantity
 
 from dashstream_operator.models import DashStreamPipelineSpec
 from dashstream_operator.models.alertruleset import AlertRuleSetSpec
@@ -24,6 +23,8 @@ from dashstream_operator.render import dashboards as rd
 from dashstream_operator.render import render_pipeline_children
 from dashstream_operator.render.rules import render_rule_children
 from support.explore import specs
+from support.explore.compare import difference, owned_fields, unrendered
+from support.explore.topics import topic_problems
 from support.explore.world import MANAGED_BY, Violation, World
 from support.kube import get_custom, list_custom, meta, present
 from support.operator import log_problems
@@ -59,66 +60,6 @@ def cr_versions(world: World) -> dict[str, str]:
     return out
 
 
-def children_versions(world: World, owner_uid: str) -> dict[str, str]:
-    out = {}
-    for api_version, kind in (("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "Deployment")):
-        for obj in world.list_kind(api_version, kind):
-            if any(r.uid == owner_uid for r in obj.metadata.ownerReferences or []):
-                out[f"{kind}/{obj.metadata.name}"] = obj.metadata.resourceVersion
-    return out
-
-
-# --- comparing one child ----------------------------------------------------------------
-
-def difference(desired: Any, live: Any, path: str = "") -> str | None:
-    """Where ``live`` differs from ``desired`` in a field ``desired`` sets, or None.
-    Lists of named items match by name (others may add their own items, which server-
-    side apply keeps); other lists must be equal item by item."""
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return f"{path or '.'}: {live!r} is not an object"
-        for k, v in desired.items():
-            if k not in live:
-                if v in ({}, [], None):
-                    continue  # the API server drops empty values
-                return f"{path}.{k} missing"
-            found = difference(v, live[k], f"{path}.{k}")
-            if found:
-                return found
-        return None
-    if isinstance(desired, list):
-        if not isinstance(live, list):
-            return f"{path}: {live!r} is not a list"
-        if desired and all(isinstance(i, dict) and "name" in i for i in desired):
-            by_name = {i.get("name"): i for i in live if isinstance(i, dict)}
-            for item in desired:
-                if item["name"] not in by_name:
-                    return f"{path}[{item['name']}] missing"
-                found = difference(item, by_name[item["name"]], f"{path}[{item['name']}]")
-                if found:
-                    return found
-            return None
-        if len(desired) != len(live):
-            return f"{path}: {len(live)} items, rendered {len(desired)}"
-        for n, (d, x) in enumerate(zip(desired, live, strict=True)):
-            found = difference(d, x, f"{path}[{n}]")
-            if found:
-                return found
-        return None
-    if desired == live or _same_quantity(desired, live):
-        return None
-    return f"{path}: {live!r}, rendered {desired!r}"
-
-
-def _same_quantity(a: Any, b: Any) -> bool:
-    if not isinstance(a, str | int) or not isinstance(b, str | int):
-        return False
-    try:
-        return bool(parse_quantity(a) == parse_quantity(b))
-    except ValueError:
-        return False
-
-
 # --- what the renderers say -------------------------------------------------------------
 
 def has_crd(world: World, kind: str) -> bool:
@@ -134,17 +75,17 @@ def rendered(world: World, live_crs: dict[Key, dict[str, Any]]) -> dict[Key, tup
     """Child (kind, name) -> (owner kind/name, rendered object) of every declared CR."""
     out: dict[Key, tuple[str, dict[str, Any]]] = {}
     for (kind, name), body in live_crs.items():
-        meta, spec = body["metadata"], body["spec"]
+        meta_ = body["metadata"]
         if kind == "DashStreamPipeline":
             children = render_pipeline_children(
-                name, world.ns, meta["uid"], DashStreamPipelineSpec.from_body(body),
+                name, world.ns, meta_["uid"], DashStreamPipelineSpec.from_body(body),
                 default_image=DEFAULT_IMAGE, servicemonitor_crd=has_crd(world, "ServiceMonitor"))
         elif kind == "AlertRuleSet":
             ars = AlertRuleSetSpec.from_body(body)
             groups = [g.model_dump(mode="json", by_alias=True, exclude_none=True)
                       for g in ars.groups or []]
             children = render_rule_children(
-                name, world.ns, meta["uid"], meta.get("generation"), groups,
+                name, world.ns, meta_["uid"], meta_.get("generation"), groups,
                 ars.resolved_targets(name),
                 prometheus_rule_crd=has_crd(world, "PrometheusRule")).objects
         else:
@@ -156,11 +97,10 @@ def rendered(world: World, live_crs: dict[Key, dict[str, Any]]) -> dict[Key, tup
                 payloads.append(rd.DashboardPayload(d.name, obj["uid"],
                                                     rd.bind_datasource(raw, obj, ds.datasource)))
             children = rd.render_dashboard_children(
-                rd.Owner(name, world.ns, meta["uid"]), payloads, ds.resolved_targets(),
+                rd.Owner(name, world.ns, meta_["uid"]), payloads, ds.resolved_targets(),
                 ds.folder, has_crd(world, "GrafanaDashboard"))
         for child in children:
             out[(child["kind"], child["metadata"]["name"])] = (f"{kind}/{name}", child)
-        del spec
     return out
 
 
@@ -186,7 +126,7 @@ def check(world: World) -> list[str]:
     problems += _children(world, wanted, conflicted)
     problems += _foreign(world)
     problems += _conditions(world, live_crs, wanted, conflicted)
-    problems += _topics(world, live_crs)
+    problems += topic_problems(world, live_crs)
     if world.operator is not None:
         problems += [f"operator log: {p}" for p in log_problems(
             world.unread_log(), world.operator.expected_errors)]
@@ -228,6 +168,14 @@ def _children(world: World, wanted: dict[Key, tuple[str, dict[str, Any]]],
         found = difference(want, live)
         if found:
             problems.append(f"{kind}/{name} ({owner}) differs from the render at {found}")
+        owned = owned_fields(live)
+        if owned is None:
+            problems.append(f"{kind}/{name} ({owner}): no field applied by the operator")
+        else:
+            left = unrendered(owned, want)
+            if left:
+                problems.append(f"{kind}/{name} ({owner}): the operator still owns "
+                                f"{', '.join(left[:5])}, which the render no longer sets")
         added = world.added.get((kind, name))
         if added and added[0] == live["metadata"]["uid"] and \
                 added[1] not in (live["metadata"].get("annotations") or {}):
@@ -273,10 +221,15 @@ def _conditions(world: World, live_crs: dict[Key, dict[str, Any]],
             problems.append(f"{kind}/{name}: Ready {ready.get('status')} but the conditions "
                             f"it summarises are {[(c['type'], c['status']) for c in parts]}")
         mine = {k for k, (owner, _) in wanted.items() if owner == f"{kind}/{name}"}
-        if mine & conflicted and ready.get("reason") != "ChildConflict" and \
-                "ChildConflict" not in json.dumps(conds):
+        says_conflict = "ChildConflict" in json.dumps(conds)
+        if mine & conflicted and not says_conflict:
             problems.append(f"{kind}/{name}: wants {sorted(mine & conflicted)} which a foreign "
                             f"object holds, yet no condition says ChildConflict")
+        if says_conflict and not mine & conflicted:
+            problems.append(f"{kind}/{name}: a condition still says ChildConflict, but no "
+                            "foreign object holds a name it wants")
+        if _cond(body, "ReconcilePaused").get("status") == "True":
+            problems.append(f"{kind}/{name}: ReconcilePaused after it was resumed")
         if kind == "DashStreamPipeline":
             problems += _workloads_truth(world, name, body, mine)
     return problems
@@ -295,44 +248,3 @@ def _workloads_truth(world: World, name: str, body: dict[str, Any], mine: set[Ke
                 return [f"DashStreamPipeline/{name}: WorkloadsReady True while Deployment/"
                         f"{child} has {ready}/{want} ready"]
     return []
-
-
-def _topics(world: World, live_crs: dict[Key, dict[str, Any]]) -> list[str]:
-    from confluent_kafka.admin import ConfigResource, ConfigSource, ResourceType
-
-    problems = []
-    for (kind, name), body in live_crs.items():
-        if kind != "DashStreamPipeline":
-            continue
-        md = world.admin.list_topics(timeout=10)
-        all_as_declared = True
-        for topic in body["spec"]["topics"]:
-            tname, want = topic["name"], topic.get("partitions", 1)
-            if tname not in md.topics:
-                problems.append(f"topic {tname} ({name}) missing in Kafka")
-                all_as_declared = False
-                continue
-            have = len(md.topics[tname].partitions)
-            if have != max(want, world.max_partitions.get(tname, want)):
-                problems.append(f"topic {tname}: {have} partitions; declared {want}, the most "
-                                f"ever declared {world.max_partitions.get(tname)}")
-            all_as_declared &= have == want
-            res = ConfigResource(ResourceType.TOPIC, tname)
-            entries = world.admin.describe_configs([res])[res].result(timeout=10)
-            declared = topic.get("config") or {}
-            for key, value in declared.items():
-                if entries[key].value != value:
-                    problems.append(f"topic {tname}: {key}={entries[key].value}, declared {value}")
-                    all_as_declared = False
-            for key in world.topic_keys.get(tname, set()) - set(declared):
-                source = getattr(entries[key].source, "value", entries[key].source)
-                if source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value:
-                    problems.append(f"topic {tname}: {key} no longer declared, still set to "
-                                    f"{entries[key].value}")
-                    all_as_declared = False
-        topics_ready = _cond(body, "TopicsReady").get("status") == "True"
-        if topics_ready != all_as_declared:
-            problems.append(f"DashStreamPipeline/{name}: TopicsReady {topics_ready} but the "
-                            f"broker {'matches' if all_as_declared else 'does not match'} "
-                            "the declared topics")
-    return problems

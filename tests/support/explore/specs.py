@@ -77,7 +77,8 @@ def check(kind: str, spec: dict[str, Any]) -> None:
 @st.composite
 def pipeline_change(draw: st.DrawFn, spec: dict[str, Any], name: str,
                     ) -> tuple[str, dict[str, Any]]:
-    """One valid change of ``spec``: (what changed, the new spec)."""
+    """One valid change of ``spec``: (what changed, the new spec). ``spec`` is one the
+    API server accepted, so it holds the current partition counts."""
     new = copy.deepcopy(spec)
     comps = new["components"]
     what = draw(st.sampled_from(["setting", "enable", "replicas", "resources", "tolerations",
@@ -114,8 +115,8 @@ def pipeline_change(draw: st.DrawFn, spec: dict[str, Any], name: str,
     elif what in ("topic-config", "partitions"):
         topic = draw(st.sampled_from(new["topics"]))
         if what == "partitions":
-            # A decrease is an invalid change the operator must refuse by a condition.
-            topic["partitions"] = draw(st.integers(1, 3))
+            # Grown or kept; a decrease is an invalid change (invalid_pipeline).
+            topic["partitions"] = draw(st.integers(topic.get("partitions", 1), 3))
         else:
             key = draw(st.sampled_from(sorted(TOPIC_CONFIG)))
             config = topic.setdefault("config", {})
@@ -140,10 +141,20 @@ def pipeline_change(draw: st.DrawFn, spec: dict[str, Any], name: str,
     return what, new
 
 
-def invalid_pipeline(spec: dict[str, Any], name: str) -> dict[str, Any]:
-    """A change the API server must refuse (a second events topic)."""
+@st.composite
+def invalid_pipeline(draw: st.DrawFn, spec: dict[str, Any], name: str) -> dict[str, Any]:
+    """A change the API server must refuse: a second events topic, a partition count
+    decreased (the CRD's transition rule), a settings key that is not an env name."""
     new = copy.deepcopy(spec)
-    new["topics"].append({"name": f"{{ns}}-{name}-second", "role": "events"})
+    grown = [t for t in new["topics"] if t.get("partitions", 1) > 1]
+    how = draw(st.sampled_from(["second-events", "settings-key", *(["shrink"] if grown else [])]))
+    if how == "shrink":
+        draw(st.sampled_from(grown))["partitions"] = 1
+    elif how == "settings-key":
+        ws = new["components"].setdefault("websocketServer", {})
+        ws.setdefault("settings", {})["not an env name"] = "x"
+    else:
+        new["topics"].append({"name": f"{{ns}}-{name}-second", "role": "events"})
     return new
 
 

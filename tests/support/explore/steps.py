@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from support.explore.oracle import check, quiesce
+from support.explore.oracle import check, cr_versions, quiesce
 from support.explore.world import Violation, World
 
 REGRESSIONS = Path(__file__).resolve().parents[2] / "data/explore"
@@ -29,11 +29,27 @@ def read_sequence(path: Path) -> list[dict[str, Any]]:
 
 
 def judge(world: World) -> None:
-    """Quiesce, then the oracle; a violation raises."""
+    """Quiesce, the oracle, then two more passes in which nothing may be written: a
+    converged operator writes nothing, not merely "not in every window"."""
     quiesce(world)
+    op = world.operator_up()
+    before = (op.writes(), cr_versions(world), _all_children(world))
     problems = check(world)
+    op.wait_passes(2)
+    after = (op.writes(), cr_versions(world), _all_children(world))
+    if after != before:
+        moved = sorted(set(before[2].items()) ^ set(after[2].items()))
+        problems.append(f"a quiescent operator wrote: {after[0] - before[0]} API write(s), "
+                        f"CRs moved: {before[1] != after[1]}, children moved: {moved[:6]}")
     if problems:
         raise Violation(f"{len(problems)} violation(s):\n" + "\n".join(problems))
+
+
+def _all_children(world: World) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for uid in {d.uid for d in world.declared.values()}:
+        out |= world.children_versions(uid)
+    return out
 
 
 def replay(world: World, steps: list[dict[str, Any]]) -> None:

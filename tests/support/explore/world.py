@@ -7,18 +7,17 @@ names what to do, the rest is concrete (whole specs, child names), never drawn a
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
-from support.env import devenv, etcd_compact
 from support.explore import specs
-from support.kube import apply, get_custom, list_custom, meta, present
+from support.kube import apply, get_custom, meta
 from support.operator import OperatorProcess
 from support.wait import wait_until
 
@@ -28,7 +27,7 @@ CHILD_KINDS = (("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "Deployment")
                ("grafana.integreatly.org/v1beta1", "GrafanaDashboard"))
 MANAGED_BY = "app.kubernetes.io/managed-by=dashstream-operator"
 EDIT_MANAGER = "kubectl-edit"
-FAULTS = ("operator-kill", "broker-stop", "apiserver-restart", "quota")
+FAULT_NAMES = ("operator-kill", "broker-stop", "apiserver-restart", "quota")
 OperatorFactory = Callable[[], AbstractContextManager[OperatorProcess]]
 
 
@@ -116,8 +115,10 @@ class World:
         self.transitions += 1
         op = step["op"]
         if op == "fault":
+            from support.explore.faults import FAULTS  # faults act on a World
+
             self.faults += 1
-            getattr(self, "_fault_" + step["fault"].replace("-", "_"))(step.get("during"))
+            FAULTS[step["fault"]](self, step.get("during"))
             return
         concrete = self.concrete(step)
         # "change" only says which field a spec change touched (for people and stats).
@@ -130,7 +131,7 @@ class World:
             self.templates.pop(key, None)
 
     def _apply(self, kind: str, name: str, spec: dict[str, Any]) -> None:
-        obj = apply(self.dyn, specs.body(kind, name, self.ns, spec))
+        obj = _retrying(lambda: apply(self.dyn, specs.body(kind, name, self.ns, spec)))
         before = self.declared.get((kind, name))
         self.declared[(kind, name)] = Declared(kind, name, spec, obj.metadata.uid)
         now = {t["name"] for t in spec.get("topics") or []}
@@ -157,8 +158,8 @@ class World:
             self.gone_uids.add(gone.uid)
             for topic in gone.spec.get("topics") or []:
                 self.topic_keys.pop(topic["name"], None)
-        client.CustomObjectsApi(self.api).delete_namespaced_custom_object(
-            "dashstream.io", "v1alpha1", self.ns, specs.KINDS[kind], name)
+        _retrying(lambda: client.CustomObjectsApi(self.api).delete_namespaced_custom_object(
+            "dashstream.io", "v1alpha1", self.ns, specs.KINDS[kind], name))
 
     def _edit_child(self, api_version: str, kind: str, name: str, how: str) -> None:
         res = self.dyn.resources.get(api_version=api_version, kind=kind)
@@ -166,6 +167,11 @@ class World:
             else None
         if live is None:
             return  # not there in this replay: nothing to edit
+        with suppress(NotFoundError):  # the operator replaced it meanwhile: edit moot
+            self._edit(res, kind, live, how)
+
+    def _edit(self, res: Any, kind: str, live: Any, how: str) -> None:
+        name = live.metadata.name
         if how == "delete":
             res.delete(name=name, namespace=self.ns)
         elif how == "added":
@@ -196,8 +202,6 @@ class World:
 
     def _pause(self, kind: str, name: str, spec: dict[str, Any]) -> None:
         """Pause, change the spec, see nothing move for two passes, resume."""
-        from support.explore.oracle import children_versions
-
         declared = self.declared.get((kind, name))
         if declared is None:
             return
@@ -206,65 +210,16 @@ class World:
         op = self.operator_up()
         wait_until(lambda: _paused_reported(self, kind, name), timeout=60,
                    what=f"{kind} {name} ReconcilePaused")
-        before = children_versions(self, declared.uid)
+        before, writes = self.children_versions(declared.uid), op.writes()
         apply(self.dyn, specs.body(kind, name, self.ns, spec, annotations))
         op.wait_passes(2)
-        after = children_versions(self, declared.uid)
-        if before != after:
-            raise Violation(f"{kind} {name} is paused, yet its children changed: "
+        after = self.children_versions(declared.uid)
+        if before != after or op.writes() != writes:
+            raise Violation(f"{kind} {name} is paused, yet the operator wrote "
+                            f"{op.writes() - writes} time(s); children changed: "
                             f"{sorted(set(before.items()) ^ set(after.items()))}")
         # Resuming: the annotation goes (SSA drops it: this manager no longer sets it).
         self._apply(kind, name, spec)
-
-    # --- faults: each wraps one step made while the fault lasts -----------------------
-
-    def _during(self, step: dict[str, Any] | None) -> None:
-        if step is not None:
-            self.do(step)
-
-    def _fault_operator_kill(self, during: dict[str, Any] | None) -> None:
-        op = self.operator_up()
-        op.kill()
-        self._during(during)
-        self.operator_up()
-
-    def _fault_broker_stop(self, during: dict[str, Any] | None) -> None:
-        devenv("stop", "kafka")
-        try:
-            self._during(during)
-            if any(k == "DashStreamPipeline" for k, _ in self.declared):
-                wait_until(lambda: _kafka_unavailable_reported(self), timeout=90,
-                           what="a pipeline reporting KafkaUnavailable")
-        finally:
-            devenv("start", "kafka")
-
-    def _fault_apiserver_restart(self, during: dict[str, Any] | None) -> None:
-        op = self.operator_up()
-        op.proc.send_signal(signal.SIGSTOP)  # so it cannot see the restart's events
-        try:
-            devenv("stop", "kube-apiserver")
-            devenv("start", "kube-apiserver")
-            self._during(during)
-            etcd_compact()  # the history of the step is gone: watches must relist
-        finally:
-            op.proc.send_signal(signal.SIGCONT)
-
-    def _fault_quota(self, during: dict[str, Any] | None) -> None:
-        """A ResourceQuota refuses every new ConfigMap while the step happens."""
-        core = client.CoreV1Api(self.api)
-        count = len(core.list_namespaced_config_map(self.ns).items)
-        quota = client.V1ResourceQuota(
-            metadata=client.V1ObjectMeta(name="explore-quota"),
-            spec=client.V1ResourceQuotaSpec(hard={"count/configmaps": str(count)}))
-        core.create_namespaced_resource_quota(self.ns, quota)
-        try:
-            wait_until(lambda: (present(core.read_namespaced_resource_quota(
-                "explore-quota", self.ns).status).used or {}).get("count/configmaps"),
-                       timeout=60, what="the ResourceQuota's usage computed")
-            self._during(during)
-            self.operator_up().wait_passes(2)
-        finally:
-            core.delete_namespaced_resource_quota("explore-quota", self.ns)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -274,19 +229,44 @@ class World:
     def list_kind(self, api_version: str, kind: str) -> list[Any]:
         try:
             res = self.dyn.resources.get(api_version=api_version, kind=kind)
-        except Exception:
+        except ResourceNotFoundError:  # its CRD is not installed: no objects of the kind
             return []
         return list(res.get(namespace=self.ns).items)
+
+    def children_versions(self, owner_uid: str) -> dict[str, str]:
+        """Each child of ``owner_uid`` by its resourceVersion — a Deployment by its
+        generation: its controller writes its status on its own."""
+        out = {}
+        for api_version, kind in CHILD_KINDS:
+            for obj in self.list_kind(api_version, kind):
+                if any(r.uid == owner_uid for r in obj.metadata.ownerReferences or []):
+                    out[f"{kind}/{obj.metadata.name}"] = str(
+                        obj.metadata.generation if kind == "Deployment"
+                        else obj.metadata.resourceVersion)
+        return out
 
     def children(self) -> Iterator[tuple[str, str, str]]:
         """(apiVersion, kind, name) of every object the operator labels as its child."""
         for api_version, kind in CHILD_KINDS:
             try:
                 res = self.dyn.resources.get(api_version=api_version, kind=kind)
-            except Exception:
+            except ResourceNotFoundError:
                 continue
             for obj in res.get(namespace=self.ns, label_selector=MANAGED_BY).items:
                 yield api_version, kind, obj.metadata.name
+
+
+def _retrying(call: Callable[[], Any]) -> Any:
+    """An API call retried while the API server says it is not ready yet (429/5xx right
+    after a restart, as any client would)."""
+    def attempt() -> Any:
+        try:
+            return (call(),)
+        except client.ApiException as exc:
+            if exc.status in (429, 500, 503):
+                return None
+            raise
+    return wait_until(attempt, timeout=60, what="the API server accepting the request")[0][0]
 
 
 class Violation(AssertionError):
@@ -304,7 +284,11 @@ def _owned_edit(kind: str, live: dict[str, Any]) -> dict[str, Any]:
     if kind == "Service":
         selector = live["spec"].get("selector") or {"edited": ""}
         return {"spec": {"selector": {sorted(selector)[0]: "edited-by-hand"}}}
-    return {"metadata": {"labels": {"app.kubernetes.io/name": "edited"}}}
+    if kind == "ServiceMonitor":
+        return {"spec": {"endpoints": []}}
+    if kind == "PrometheusRule":
+        return {"spec": {"groups": []}}
+    return {"spec": {"json": "{}"}}  # GrafanaDashboard
 
 
 def _paused_reported(world: World, kind: str, name: str) -> bool:
@@ -312,13 +296,3 @@ def _paused_reported(world: World, kind: str, name: str) -> bool:
                      world.ns, specs.KINDS[kind], name)
     return any(c.get("type") == "ReconcilePaused" and c.get("status") == "True"
                for c in (obj.get("status") or {}).get("conditions") or [])
-
-
-def _kafka_unavailable_reported(world: World) -> bool:
-    items = list_custom(client.CustomObjectsApi(world.api), "dashstream.io", "v1alpha1",
-                        world.ns, "dashstreampipelines")
-    paused = [i for i in items if (i["metadata"].get("annotations") or {}).get(
-        "dashstream.io/paused") == "true"]
-    return any(c.get("reason") == "KafkaUnavailable"
-               for i in items if i not in paused
-               for c in (i.get("status") or {}).get("conditions") or [])
