@@ -71,7 +71,7 @@ test: ## check, then images, generated copies, then the integration and e2e suit
 	@$(MAKE) --no-print-directory check PYTEST_ARGS=
 	@$(MAKE) --no-print-directory images
 	@$(MAKE) --no-print-directory check-generated
-	@$(IN_ENV) && scripts/run-pytest.sh tests/integration tests/e2e $(PYTEST_ARGS)
+	@$(IN_ENV) && scripts/run-pytest.sh --durations=15 tests/integration tests/e2e $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no environment needed)
 	@PATH="$(VENV)/bin:$$PATH" scripts/run-pytest.sh tests/unit $(PYTEST_ARGS)

@@ -1,5 +1,5 @@
 """Reliability under faults: the operator killed at random, the API server restarted,
-the broker stopped for a minute. Each test prints what it survived."""
+the broker stopped for several resync passes. Each test prints what it survived."""
 
 from __future__ import annotations
 
@@ -115,10 +115,13 @@ def test_api_server_restart(kube_api: client.ApiClient, dyn: DynamicClient, name
         assert op.alive()
 
 
-def test_kafka_down_for_a_minute(kube_api: client.ApiClient, dyn: DynamicClient,
-                                 namespace: str, kafka_bootstrap: str,
-                                 crds_installed: list[str], artifacts_dir: Path) -> None:
-    with run_operator([namespace], artifacts_dir / "logs", resync=15.0) as op:
+def test_kafka_down_for_four_passes(kube_api: client.ApiClient, dyn: DynamicClient,
+                                    namespace: str, kafka_bootstrap: str,
+                                    crds_installed: list[str], artifacts_dir: Path) -> None:
+    """An outage that outlasts several resync passes (each retrying and failing), then
+    recovery. A short interval makes it several passes in seconds; outages of every
+    length and timing also come from the exploration's broker-stop fault."""
+    with run_operator([namespace], artifacts_dir / "logs", resync=3.0) as op:
         apply(dyn, pipeline("p", namespace, kafka_bootstrap,
                             [{"name": f"{namespace}-outage", "role": "events"}]))
 
@@ -132,7 +135,7 @@ def test_kafka_down_for_a_minute(kube_api: client.ApiClient, dyn: DynamicClient,
         try:
             _, detected = wait_until(lambda: reason() == "KafkaUnavailable", timeout=30,
                                      what="KafkaUnavailable within 30 s")
-            op.wait_passes(4)  # a minute's outage: four passes at 15 s, each retrying
+            op.wait_passes(4)  # four passes, each retrying against the stopped broker
         finally:
             devenv("start", "kafka")
         back = time.monotonic()

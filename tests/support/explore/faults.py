@@ -29,6 +29,15 @@ def operator_kill(world: World, during: Step) -> None:
     world.operator_up()
 
 
+def operator_kill_mid(world: World, during: Step) -> None:
+    """The step, then SIGKILL at once: mid-reconcile, between writes that belong
+    together (an applied child and its status, a topic altered and its managedConfig)."""
+    op = world.operator_up()
+    _during(world, during)
+    op.kill()
+    world.operator_up()
+
+
 def broker_stop(world: World, during: Step) -> None:
     devenv("stop", "kafka")
     try:
@@ -73,7 +82,8 @@ def quota(world: World, during: Step) -> None:
 
 
 FAULTS: dict[str, Callable[[World, Step], None]] = {
-    "operator-kill": operator_kill, "broker-stop": broker_stop,
+    "operator-kill": operator_kill, "operator-kill-mid": operator_kill_mid,
+    "broker-stop": broker_stop,
     "apiserver-restart": apiserver_restart, "quota": quota}
 
 

@@ -53,9 +53,16 @@ def delete_move(draw: st.DrawFn, world: World) -> dict[str, Any]:
 
 @st.composite
 def invalid_move(draw: st.DrawFn, world: World) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["DashStreamPipeline", "AlertRuleSet", "DashboardSet"]))
+    if kind == "AlertRuleSet":
+        return {"op": "apply-invalid", "kind": kind, "name": RULESET,
+                "spec": specs.invalid_ruleset(draw(specs.ruleset_spec()))}
+    if kind == "DashboardSet":
+        return {"op": "apply-invalid", "kind": kind, "name": DASHBOARDS,
+                "spec": specs.invalid_dashboardset(draw(specs.dashboardset_spec(DASHBOARDS)))}
     name = draw(st.sampled_from(PIPELINES))
     template = world.templates.get(("DashStreamPipeline", name)) or specs.pipeline_spec(name)
-    return {"op": "apply-invalid", "kind": "DashStreamPipeline", "name": name,
+    return {"op": "apply-invalid", "kind": kind, "name": name,
             "spec": draw(specs.invalid_pipeline(template, name))}
 
 

@@ -24,7 +24,7 @@ from dashstream_operator.render import render_pipeline_children
 from dashstream_operator.render.rules import render_rule_children
 from support.explore import specs
 from support.explore.compare import difference, owned_fields, unrendered
-from support.explore.topics import topic_problems
+from support.explore.topics import deleted_topics_left, topic_problems
 from support.explore.world import MANAGED_BY, Violation, World
 from support.kube import get_custom, list_custom, meta, present
 from support.operator import log_problems
@@ -127,6 +127,12 @@ def check(world: World) -> list[str]:
     problems += _foreign(world)
     problems += _conditions(world, live_crs, wanted, conflicted)
     problems += topic_problems(world, live_crs)
+    # The finalizer deletes them after the pipeline is gone from the API: wait for it.
+    try:
+        wait_until(lambda: not deleted_topics_left(world), timeout=60,
+                   what="topics of Delete-policy pipelines deleted")
+    except AssertionError:
+        problems += deleted_topics_left(world)
     if world.operator is not None:
         problems += [f"operator log: {p}" for p in log_problems(
             world.unread_log(), world.operator.expected_errors)]
@@ -231,20 +237,31 @@ def _conditions(world: World, live_crs: dict[Key, dict[str, Any]],
         if _cond(body, "ReconcilePaused").get("status") == "True":
             problems.append(f"{kind}/{name}: ReconcilePaused after it was resumed")
         if kind == "DashStreamPipeline":
-            problems += _workloads_truth(world, name, body, mine)
+            problems += _workloads_truth(world, name, body, mine, bool(mine & conflicted))
     return problems
 
 
-def _workloads_truth(world: World, name: str, body: dict[str, Any], mine: set[Key]) -> list[str]:
-    cond = _cond(body, "WorkloadsReady")
-    if cond.get("status") != "True":
-        return []
+def _workloads_truth(world: World, name: str, body: dict[str, Any], mine: set[Key],
+                     conflicted: bool) -> list[str]:
+    """WorkloadsReady True never while a Deployment lacks ready pods; and True whenever
+    every Deployment has completely rolled out (read from the Deployments, the way
+    `kubectl rollout status` reads them)."""
+    said = _cond(body, "WorkloadsReady").get("status") == "True"
     apps = client.AppsV1Api(world.api)
-    for kind, child in mine:
-        if kind == "Deployment":
-            d = apps.read_namespaced_deployment(child, world.ns)
-            ready, want = present(d.status).ready_replicas or 0, present(d.spec).replicas or 0
-            if ready < want:
-                return [f"DashStreamPipeline/{name}: WorkloadsReady True while Deployment/"
-                        f"{child} has {ready}/{want} ready"]
+    complete = True
+    for kind, child in sorted(mine):
+        if kind != "Deployment":
+            continue
+        d = apps.read_namespaced_deployment(child, world.ns)
+        st, want = present(d.status), present(d.spec).replicas or 0
+        ready = st.ready_replicas or 0
+        if said and ready < want:
+            return [f"DashStreamPipeline/{name}: WorkloadsReady True while Deployment/"
+                    f"{child} has {ready}/{want} ready"]
+        complete &= (st.observed_generation or 0) >= (meta(d).generation or 0) and \
+            want == (st.replicas or 0) == (st.updated_replicas or 0) == ready == \
+            (st.available_replicas or 0)
+    if complete and not conflicted and not said:
+        return [f"DashStreamPipeline/{name}: every Deployment has rolled out, yet "
+                f"WorkloadsReady is {_cond(body, 'WorkloadsReady')}"]
     return []

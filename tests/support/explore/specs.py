@@ -82,7 +82,8 @@ def pipeline_change(draw: st.DrawFn, spec: dict[str, Any], name: str,
     new = copy.deepcopy(spec)
     comps = new["components"]
     what = draw(st.sampled_from(["setting", "enable", "replicas", "resources", "tolerations",
-                                 "topic-config", "partitions", "dlq", "monitoring"]))
+                                 "topic-config", "partitions", "dlq", "monitoring",
+                                 "deletion-policy"]))
     comp = draw(st.sampled_from(COMPONENTS))
     c = comps.setdefault(comp, {})
     if what == "setting":
@@ -132,6 +133,9 @@ def pipeline_change(draw: st.DrawFn, spec: dict[str, Any], name: str,
             new["topics"].remove(dlq[0])  # removed from the spec; retained in Kafka
         else:
             new["topics"].append({"name": f"{{ns}}-{name}-dlq", "role": "dlq", "partitions": 1})
+    elif what == "deletion-policy":
+        if new.pop("topicDeletionPolicy", None) is None:
+            new["topicDeletionPolicy"] = "Delete"
     elif what == "monitoring":
         sm = new.setdefault("monitoring", {}).setdefault("serviceMonitor", {})
         sm["enabled"] = not sm.get("enabled", True)
@@ -155,6 +159,18 @@ def invalid_pipeline(draw: st.DrawFn, spec: dict[str, Any], name: str) -> dict[s
         ws.setdefault("settings", {})["not an env name"] = "x"
     else:
         new["topics"].append({"name": f"{{ns}}-{name}-second", "role": "events"})
+    return new
+
+
+def invalid_ruleset(spec: dict[str, Any]) -> dict[str, Any]:
+    """Both sources at once: the CRD allows exactly one."""
+    return {**spec, "groupsFrom": {"configMapKeyRef": {"name": "rules", "key": "r.yaml"}}}
+
+
+def invalid_dashboardset(spec: dict[str, Any]) -> dict[str, Any]:
+    """A dashboard with two sources: the CRD allows exactly one."""
+    new = copy.deepcopy(spec)
+    new["dashboards"][0]["configMapKeyRef"] = {"name": "dash", "key": "d.json"}
     return new
 
 

@@ -11,6 +11,13 @@ from support.explore.world import World
 Key = tuple[str, str]
 
 
+def deleted_topics_left(world: World) -> list[str]:
+    """Topics of pipelines deleted with topicDeletionPolicy: Delete still in Kafka."""
+    present = world.admin.list_topics(timeout=10).topics
+    return [f"topic {t} still in Kafka after its pipeline was deleted with "
+            "topicDeletionPolicy: Delete" for t in sorted(world.deleted_topics) if t in present]
+
+
 def cond(body: dict[str, Any], type_: str) -> dict[str, Any]:
     for c in (body.get("status") or {}).get("conditions") or []:
         if c["type"] == type_:
