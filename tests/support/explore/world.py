@@ -8,16 +8,16 @@ names what to do, the rest is concrete (whole specs, child names), never drawn a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from support.explore import specs
-from support.kube import apply, get_custom, meta
+from support.explore import handwork, specs
+from support.kube import apply, get_custom
 from support.operator import OperatorProcess
 from support.wait import wait_until
 
@@ -26,7 +26,6 @@ CHILD_KINDS = (("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "Deployment")
                ("monitoring.coreos.com/v1", "PrometheusRule"),
                ("grafana.integreatly.org/v1beta1", "GrafanaDashboard"))
 MANAGED_BY = "app.kubernetes.io/managed-by=dashstream-operator"
-EDIT_MANAGER = "kubectl-edit"
 FAULT_NAMES = ("operator-kill", "operator-kill-mid", "broker-stop", "apiserver-restart",
                "quota")
 OperatorFactory = Callable[[], AbstractContextManager[OperatorProcess]]
@@ -169,39 +168,14 @@ class World:
             "dashstream.io", "v1alpha1", self.ns, specs.KINDS[kind], name))
 
     def _edit_child(self, api_version: str, kind: str, name: str, how: str) -> None:
-        res = self.dyn.resources.get(api_version=api_version, kind=kind)
-        live = res.get(name=name, namespace=self.ns) if self._exists(api_version, kind, name) \
-            else None
-        if live is None:
-            return  # not there in this replay: nothing to edit
-        with suppress(NotFoundError):  # the operator replaced it meanwhile: edit moot
-            self._edit(res, kind, live, how)
-
-    def _edit(self, res: Any, kind: str, live: Any, how: str) -> None:
-        name = live.metadata.name
-        if how == "delete":
-            res.delete(name=name, namespace=self.ns)
-        elif how == "added":
-            key = "example.com/added-by-hand"
-            res.patch(name=name, namespace=self.ns, body={"metadata": {"annotations": {
-                key: "kept"}}}, content_type="application/merge-patch+json",
-                field_manager=EDIT_MANAGER)
-            self.added[(kind, name)] = (live.metadata.uid, key)
-        else:
-            res.patch(name=name, namespace=self.ns, body=_owned_edit(kind, live.to_dict()),
-                      content_type="application/merge-patch+json", field_manager=EDIT_MANAGER)
+        added = handwork.edit_child(self.dyn, self.ns, api_version, kind, name, how)
+        if added is not None:
+            self.added[(kind, name)] = added
 
     def _foreign(self, name: str) -> None:
-        """A ConfigMap made by someone else, with the name a child may want."""
-        core = client.CoreV1Api(self.api)
-        try:
-            cm = core.create_namespaced_config_map(self.ns, client.V1ConfigMap(
-                metadata=client.V1ObjectMeta(name=name), data={"owner": "someone else"}))
-        except client.ApiException as exc:
-            if exc.status == 409:
-                return  # a child has the name already: nothing foreign to make
-            raise
-        self.foreign[name] = str(meta(cm).resource_version)
+        rv = handwork.make_foreign(self.api, self.ns, name)
+        if rv is not None:
+            self.foreign[name] = rv
 
     def _unforeign(self, name: str) -> None:
         if self.foreign.pop(name, None) is not None:
@@ -245,9 +219,6 @@ class World:
                 out[name] = (len(md[name].partitions), sorted(
                     (k, e.value) for k, e in entries.items() if not e.is_default))
         return out
-
-    def _exists(self, api_version: str, kind: str, name: str) -> bool:
-        return any(o.metadata.name == name for o in self.list_kind(api_version, kind))
 
     def list_kind(self, api_version: str, kind: str) -> list[Any]:
         try:
@@ -294,24 +265,6 @@ def _retrying(call: Callable[[], Any]) -> Any:
 
 class Violation(AssertionError):
     """The operator broke a property the exploration checks."""
-
-
-def _owned_edit(kind: str, live: dict[str, Any]) -> dict[str, Any]:
-    """A merge patch changing a field the operator owns on this kind of child."""
-    if kind == "ConfigMap":
-        data = live.get("data") or {}
-        key = sorted(data)[0] if data else "edited"
-        return {"data": {key: "edited by hand"}}
-    if kind == "Deployment":
-        return {"spec": {"replicas": (live["spec"].get("replicas") or 0) + 3}}
-    if kind == "Service":
-        selector = live["spec"].get("selector") or {"edited": ""}
-        return {"spec": {"selector": {sorted(selector)[0]: "edited-by-hand"}}}
-    if kind == "ServiceMonitor":
-        return {"spec": {"endpoints": []}}
-    if kind == "PrometheusRule":
-        return {"spec": {"groups": []}}
-    return {"spec": {"json": "{}"}}  # GrafanaDashboard
 
 
 def _paused_reported(world: World, kind: str, name: str) -> bool:
