@@ -35,8 +35,11 @@ def pipeline_move(draw: st.DrawFn, world: World) -> dict[str, Any]:
 
 @st.composite
 def ruleset_move(draw: st.DrawFn, world: World) -> dict[str, Any]:
+    """One in four is refused by a condition (a rule that does not parse)."""
+    broken = draw(st.integers(0, 3)) == 3
     return {"op": "apply", "kind": "AlertRuleSet", "name": RULESET,
-            "spec": draw(specs.ruleset_spec())}
+            "spec": draw(specs.ruleset_spec(broken)),
+            **({"change": "broken-rule"} if broken else {})}
 
 
 @st.composite

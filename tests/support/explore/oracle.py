@@ -81,12 +81,15 @@ def rendered(world: World, live_crs: dict[Key, dict[str, Any]]) -> dict[Key, tup
                 name, world.ns, meta_["uid"], DashStreamPipelineSpec.from_body(body),
                 default_image=DEFAULT_IMAGE, servicemonitor_crd=has_crd(world, "ServiceMonitor"))
         elif kind == "AlertRuleSet":
-            ars = AlertRuleSetSpec.from_body(body)
+            # A refused spec leaves the last valid one synced (with its generation).
+            valid = world.last_valid.get((kind, name))
+            if valid is None:
+                continue
+            ars = AlertRuleSetSpec.from_body({"spec": valid[0]})
             groups = [g.model_dump(mode="json", by_alias=True, exclude_none=True)
                       for g in ars.groups or []]
             children = render_rule_children(
-                name, world.ns, meta_["uid"], meta_.get("generation"), groups,
-                ars.resolved_targets(name),
+                name, world.ns, meta_["uid"], valid[1], groups, ars.resolved_targets(name),
                 prometheus_rule_crd=has_crd(world, "PrometheusRule")).objects
         else:
             ds = DashboardSetSpec.from_body(body)
@@ -234,6 +237,10 @@ def _conditions(world: World, live_crs: dict[Key, dict[str, Any]],
         if says_conflict and not mine & conflicted:
             problems.append(f"{kind}/{name}: a condition still says ChildConflict, but no "
                             "foreign object holds a name it wants")
+        if kind == "AlertRuleSet" and specs.is_broken(body["spec"]) and \
+                _cond(body, "Valid").get("reason") != "InvalidRules":
+            problems.append(f"{kind}/{name}: a rule does not parse, yet Valid is "
+                            f"{_cond(body, 'Valid')}")
         if _cond(body, "ReconcilePaused").get("status") == "True":
             problems.append(f"{kind}/{name}: ReconcilePaused after it was resumed")
         if kind == "DashStreamPipeline":

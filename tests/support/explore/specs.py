@@ -174,14 +174,25 @@ def invalid_dashboardset(spec: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
+# An alert whose expression does not parse: the operator must refuse it by a condition
+# (Valid False, InvalidRules) and keep the last valid rules synced.
+BROKEN_RULE = {"alert": "BrokenExpression", "expr": "sum(rate(dashstream_events_total[5m])"}
+
+
+def is_broken(spec: dict[str, Any]) -> bool:
+    return any(r.get("alert") == BROKEN_RULE["alert"]
+               for g in spec.get("groups") or [] for r in g.get("rules") or [])
+
+
 @st.composite
-def ruleset_spec(draw: st.DrawFn) -> dict[str, Any]:
+def ruleset_spec(draw: st.DrawFn, broken: bool = False) -> dict[str, Any]:
     rules = draw(st.lists(st.sampled_from(range(len(RULES))), min_size=1, max_size=3,
                           unique=True))
     targets: dict[str, Any] = {}
     if draw(st.booleans()):
         targets["prometheusRule"] = {"enabled": False}
-    spec = {"groups": [{"name": "explore", "rules": [RULES[i] for i in sorted(rules)]}],
+    chosen = [RULES[i] for i in sorted(rules)] + ([dict(BROKEN_RULE)] if broken else [])
+    spec = {"groups": [{"name": "explore", "rules": chosen}],
             **({"targets": targets} if targets else {})}
     check("AlertRuleSet", spec)
     return spec

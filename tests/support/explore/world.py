@@ -58,6 +58,9 @@ class World:
     # topic -> config keys declared for it since it was last (re)declared: the keys the
     # operator must reset when they leave the spec
     topic_keys: dict[str, set[str]] = field(default_factory=dict)
+    # AlertRuleSet -> (spec, generation) of its last valid spec: what stays synced while a
+    # newer one is refused
+    last_valid: dict[tuple[str, str], tuple[dict[str, Any], int]] = field(default_factory=dict)
     # topics of pipelines deleted under topicDeletionPolicy: Delete, not declared since
     deleted_topics: set[str] = field(default_factory=set)
     added: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # -> uid, key
@@ -136,6 +139,8 @@ class World:
         obj = _retrying(lambda: apply(self.dyn, specs.body(kind, name, self.ns, spec)))
         before = self.declared.get((kind, name))
         self.declared[(kind, name)] = Declared(kind, name, spec, obj.metadata.uid)
+        if kind == "AlertRuleSet" and not specs.is_broken(spec):
+            self.last_valid[(kind, name)] = (spec, int(obj.metadata.generation))
         now = {t["name"] for t in spec.get("topics") or []}
         for topic in (before.spec.get("topics") or []) if before else []:
             if topic["name"] not in now:  # out of the spec: the status forgets its keys
@@ -157,6 +162,7 @@ class World:
 
     def _delete(self, kind: str, name: str) -> None:
         gone = self.declared.pop((kind, name), None)
+        self.last_valid.pop((kind, name), None)
         if gone is not None:
             self.gone_uids.add(gone.uid)
             for topic in gone.spec.get("topics") or []:
