@@ -202,7 +202,12 @@ def test_exploration(context: Context) -> None:
     _explore(context, transitions, fixed_seed=os.environ.get("EXPLORE_RANDOM") != "1")
 
 
-@pytest.mark.parametrize("path", sorted(REGRESSIONS.glob("*.yaml")), ids=lambda p: p.stem)
+# EXPLORE_REPLAY=path/to/failure.yaml replays one sequence an exploration wrote.
+REPLAY = [Path(p) for p in os.environ.get("EXPLORE_REPLAY", "").split(",") if p]
+
+
+@pytest.mark.parametrize("path", REPLAY or sorted(REGRESSIONS.glob("*.yaml")),
+                         ids=lambda p: p.stem)
 def test_regression(context: Context, path: Path) -> None:
     """A sequence an exploration once failed on: replayed step by step, judged after each."""
     world = context.new_world()

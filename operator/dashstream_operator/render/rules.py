@@ -75,7 +75,8 @@ def _scalar(value: Any) -> str:
 
 
 def canonical_groups(groups: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Validated groups in a fixed key order, values as Prometheus reads them."""
+    """Validated groups in a fixed key order (labels and annotations sorted), values as
+    Prometheus reads them."""
     out = []
     for group in groups:
         g: dict[str, Any] = {k: group[k] for k in _GROUP_KEYS[:3] if group.get(k) is not None}
@@ -87,7 +88,10 @@ def canonical_groups(groups: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]
             for key in _RULE_KEYS:
                 value = rule.get(key)
                 if isinstance(value, Mapping):
-                    value = {str(k): _scalar(v) for k, v in value.items()} or None
+                    # Sorted: the text (and its hash) must not depend on the order the
+                    # keys came in — the API server returns an applied object's keys
+                    # sorted, a YAML file in the author's order.
+                    value = {str(k): _scalar(v) for k, v in sorted(value.items())} or None
                 elif value is not None:
                     value = _scalar(value)
                 if value is not None:

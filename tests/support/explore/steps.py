@@ -13,10 +13,17 @@ from support.explore.world import Violation, World
 REGRESSIONS = Path(__file__).resolve().parents[2] / "data/explore"
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Each step written out whole (steps share spec dicts; no &id001 anchors)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def write_sequence(path: Path, steps: list[dict[str, Any]], violation: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump({"violation": violation[:2000], "steps": steps}, sort_keys=False,
-                          width=100)
+    text = yaml.dump({"violation": violation[:2000], "steps": steps}, Dumper=_NoAliases,
+                     sort_keys=False, width=100)
     path.write_text("# Replayed by tests/e2e/test_explore.py::test_regression; found by "
                     "`make explore`.\n" + text)
 
