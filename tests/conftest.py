@@ -18,10 +18,12 @@ from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
 from support.env import HINT, REPO, require_env
-from support.kube import install_crds, list_custom
+from support.kube import (
+    create_test_namespace,
+    delete_test_namespace,
+    install_crds,
+)
 from support.wait import wait_until
-
-OUR_PLURALS = ("dashstreampipelines", "alertrulesets", "dashboardsets")
 
 # Fixtures of the chart tests (helm, kubectl, release, other_namespace), shared by the
 # three test_chart_* modules without importing them into each.
@@ -92,33 +94,12 @@ def thirdparty_crds(dyn: DynamicClient, kube_api: client.ApiClient) -> list[str]
     return install_crds(dyn, kube_api, paths)
 
 
-def _release_our_objects(api: client.ApiClient, namespace: str) -> None:
-    """Drop finalizers of our CRs so a namespace deletes even with no operator running."""
-    custom = client.CustomObjectsApi(api)
-    for plural in OUR_PLURALS:
-        try:
-            items = list_custom(custom, "dashstream.io", "v1alpha1", namespace, plural)
-        except client.ApiException:
-            continue  # CRD not installed in this run
-        for item in items:
-            if item["metadata"].get("finalizers"):
-                custom.patch_namespaced_custom_object(
-                    "dashstream.io", "v1alpha1", namespace, plural, item["metadata"]["name"],
-                    {"metadata": {"finalizers": None}})
-
-
 @pytest.fixture
 def namespace(kube_api: client.ApiClient) -> Iterator[str]:
     """A fresh random namespace for one test, deleted afterwards."""
-    core = client.CoreV1Api(kube_api)
-    name = random_name("t")
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
-        name=name,
-        labels={"dashstream.io/test": "true",
-                "pod-security.kubernetes.io/enforce": "restricted"})))
+    name = create_test_namespace(kube_api, random_name("t"))
     yield name
-    _release_our_objects(kube_api, name)
-    core.delete_namespace(name, propagation_policy="Background")
+    delete_test_namespace(kube_api, name)
 
 
 # --- Kafka ----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from kubernetes.dynamic import DynamicClient
 from support.explore import moves
 from support.explore.steps import REGRESSIONS, judge, read_sequence, replay, write_sequence
 from support.explore.world import Violation, World
-from support.kube import list_custom
+from support.kube import create_test_namespace, delete_test_namespace
 from support.operator import OperatorProcess, run_operator
 
 RESYNC = float(os.environ.get("EXPLORE_RESYNC", "0.3"))
@@ -55,16 +55,8 @@ class Context:
     violations: list[str] = field(default_factory=list)
     ops: Counter[str] = field(default_factory=Counter)
 
-    def new_namespace(self) -> str:
-        name = f"x-{secrets.token_hex(4)}"
-        client.CoreV1Api(self.api).create_namespace(client.V1Namespace(
-            metadata=client.V1ObjectMeta(name=name, labels={
-                "dashstream.io/test": "true",
-                "pod-security.kubernetes.io/enforce": "restricted"})))
-        return name
-
     def new_world(self) -> World:
-        ns = self.new_namespace()
+        ns = create_test_namespace(self.api, f"x-{secrets.token_hex(4)}")
 
         def start() -> AbstractContextManager[OperatorProcess]:
             return run_operator([ns], self.log_dir, resync=RESYNC)
@@ -81,16 +73,8 @@ class Context:
 
 
 def _drop(world: World) -> None:
-    """Delete the namespace (finalizers released first: the operator is gone) and the
-    topics the world made."""
-    custom = client.CustomObjectsApi(world.api)
-    for plural in ("dashstreampipelines", "alertrulesets", "dashboardsets"):
-        for item in list_custom(custom, "dashstream.io", "v1alpha1", world.ns, plural):
-            if item["metadata"].get("finalizers"):
-                custom.patch_namespaced_custom_object(
-                    "dashstream.io", "v1alpha1", world.ns, plural, item["metadata"]["name"],
-                    {"metadata": {"finalizers": None}})
-    client.CoreV1Api(world.api).delete_namespace(world.ns, propagation_policy="Background")
+    """Delete the namespace and the topics the world made."""
+    delete_test_namespace(world.api, world.ns)
     topics = [t for t in world.admin.list_topics(timeout=10).topics if t.startswith(world.ns)]
     if topics:
         for f in world.admin.delete_topics(topics, operation_timeout=30).values():

@@ -15,8 +15,11 @@ from support.wait import wait_until
 
 TEST_FIELD_MANAGER = "dashstream-tests"
 
-__all__ = ["TEST_FIELD_MANAGER", "KubeObject", "apply", "get_custom", "get_or_none",
-           "install_crds", "list_custom", "load_yaml_docs", "meta", "name_of", "present"]
+__all__ = ["TEST_FIELD_MANAGER", "KubeObject", "apply", "create_test_namespace",
+           "delete_test_namespace", "get_custom", "get_or_none", "install_crds", "list_custom",
+           "load_yaml_docs", "meta", "name_of", "present"]
+
+OUR_PLURALS = ("dashstreampipelines", "alertrulesets", "dashboardsets")
 
 T = TypeVar("T")
 
@@ -102,3 +105,28 @@ def install_crds(dyn: DynamicClient, api: client.ApiClient, paths: list[Path]) -
     wait_until(established, timeout=60, what=f"CRDs {names} Established")
     dyn.resources.invalidate_cache()
     return names
+
+
+def create_test_namespace(api: client.ApiClient, name: str) -> str:
+    """A namespace for one test (labelled as such, restricted pod security)."""
+    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+        name=name, labels={"dashstream.io/test": "true",
+                           "pod-security.kubernetes.io/enforce": "restricted"})))
+    return name
+
+
+def delete_test_namespace(api: client.ApiClient, namespace: str) -> None:
+    """Drop our CRs' finalizers (no operator may be running to release them), then
+    delete the namespace in the background."""
+    custom = client.CustomObjectsApi(api)
+    for plural in OUR_PLURALS:
+        try:
+            items = list_custom(custom, "dashstream.io", "v1alpha1", namespace, plural)
+        except client.ApiException:
+            continue  # CRD not installed in this run
+        for item in items:
+            if item["metadata"].get("finalizers"):
+                custom.patch_namespaced_custom_object(
+                    "dashstream.io", "v1alpha1", namespace, plural, item["metadata"]["name"],
+                    {"metadata": {"finalizers": None}})
+    client.CoreV1Api(api).delete_namespace(namespace, propagation_policy="Background")

@@ -35,7 +35,6 @@ from dashstream_operator.reconcile.topics import (
     KAFKA_UNAVAILABLE,
     Claim,
     TopicsOutcome,
-    managed_config,
     reconcile_topics,
 )
 from dashstream_operator.reconcile.workloads import monitoring_condition, workloads_condition
@@ -60,9 +59,10 @@ def reconcile_pipeline_topics(body: Mapping[str, Any], spec: DashStreamPipelineS
     """The Kafka half; may take a Kafka timeout, so callers run it outside the object
     lock that the children half (drift repair) needs."""
     meta = body["metadata"]
+    managed = {t.name: t.managed_config or []
+               for t in DashStreamPipelineStatus.from_body(body).topics or []}
     return reconcile_topics(spec, meta["uid"], claims, pool,
-                            lambda ref: kube.read_secret(meta["namespace"], ref),
-                            managed_config((body.get("status") or {}).get("topics")))
+                            lambda ref: kube.read_secret(meta["namespace"], ref), managed)
 
 
 def current_topics(topics: TopicsOutcome | None, computed_for: int | None,

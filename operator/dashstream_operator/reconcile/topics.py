@@ -19,8 +19,8 @@ from dashstream_operator.kafka.config import SecretReader, admin_config
 from dashstream_operator.kafka.plan import ObservedTopic, leftover_keys, plan_topics, topic_state
 from dashstream_operator.models import DashStreamPipelineSpec, ResolvedTopic, TopicStatus
 
-__all__ = ["KAFKA_UNAVAILABLE", "SECRET_MISSING", "Claim", "TopicsOutcome", "managed_config",
-           "owned_topics", "reconcile_topics", "winner"]
+__all__ = ["KAFKA_UNAVAILABLE", "SECRET_MISSING", "Claim", "TopicsOutcome", "owned_topics",
+           "reconcile_topics", "winner"]
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +74,6 @@ def owned_topics(spec: DashStreamPipelineSpec, uid: str,
         else:
             mine.append(topic)
     return mine, lost
-
-
-def managed_config(status_topics: Iterable[Mapping[str, object]] | None,
-                   ) -> dict[str, list[str]]:
-    """Per topic, the config keys the status says this pipeline set."""
-    out: dict[str, list[str]] = {}
-    for t in status_topics or ():
-        keys = t.get("managedConfig")
-        if isinstance(t.get("name"), str) and isinstance(keys, list):
-            out[str(t["name"])] = [str(k) for k in keys]
-    return out
 
 
 def reconcile_topics(spec: DashStreamPipelineSpec, uid: str,

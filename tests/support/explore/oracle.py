@@ -28,6 +28,7 @@ from support.explore.topics import deleted_topics_left, topic_problems
 from support.explore.world import MANAGED_BY, Violation, World
 from support.kube import get_custom, list_custom, meta, present
 from support.operator import log_problems
+from support.pipelines import condition
 from support.wait import wait_until
 
 CRDS = {"ServiceMonitor": "servicemonitors.monitoring.coreos.com",
@@ -63,11 +64,19 @@ def cr_versions(world: World) -> dict[str, str]:
 # --- what the renderers say -------------------------------------------------------------
 
 def has_crd(world: World, kind: str) -> bool:
-    try:
-        client.ApiextensionsV1Api(world.api).read_custom_resource_definition(CRDS[kind])
-        return True
-    except client.ApiException:
-        return False
+    """Whether the cluster serves ``kind``; asked once per world (the CRDs are installed
+    for the session and never removed by an exploration)."""
+    if kind not in world.crds:
+        try:
+            client.ApiextensionsV1Api(world.api).read_custom_resource_definition(CRDS[kind])
+            world.crds[kind] = True
+        except client.ApiException:
+            world.crds[kind] = False
+    return world.crds[kind]
+
+
+def _cond_of(body: dict[str, Any], type_: str) -> dict[str, Any]:
+    return condition(body, type_) or {}
 
 
 def rendered(world: World, live_crs: dict[Key, dict[str, Any]]) -> dict[Key, tuple[str, dict[
@@ -210,19 +219,12 @@ def _foreign(world: World) -> list[str]:
     return problems
 
 
-def _cond(body: dict[str, Any], type_: str) -> dict[str, Any]:
-    for c in (body.get("status") or {}).get("conditions") or []:
-        if c["type"] == type_:
-            return dict(c)
-    return {}
-
-
 def _conditions(world: World, live_crs: dict[Key, dict[str, Any]],
                 wanted: dict[Key, tuple[str, dict[str, Any]]], conflicted: set[Key]) -> list[str]:
     problems = []
     for (kind, name), body in live_crs.items():
         conds = (body.get("status") or {}).get("conditions") or []
-        ready = _cond(body, "Ready")
+        ready = _cond_of(body, "Ready")
         tolerated = {"MetricsResolved"} if kind != "DashStreamPipeline" else set()
         parts = [c for c in conds if c["type"] not in ("Ready", "ReconcilePaused")]
         others_true = all(c["status"] == "True" for c in parts if c["type"] not in tolerated)
@@ -238,10 +240,10 @@ def _conditions(world: World, live_crs: dict[Key, dict[str, Any]],
             problems.append(f"{kind}/{name}: a condition still says ChildConflict, but no "
                             "foreign object holds a name it wants")
         if kind == "AlertRuleSet" and specs.is_broken(body["spec"]) and \
-                _cond(body, "Valid").get("reason") != "InvalidRules":
+                _cond_of(body, "Valid").get("reason") != "InvalidRules":
             problems.append(f"{kind}/{name}: a rule does not parse, yet Valid is "
-                            f"{_cond(body, 'Valid')}")
-        if _cond(body, "ReconcilePaused").get("status") == "True":
+                            f"{_cond_of(body, 'Valid')}")
+        if _cond_of(body, "ReconcilePaused").get("status") == "True":
             problems.append(f"{kind}/{name}: ReconcilePaused after it was resumed")
         if kind == "DashStreamPipeline":
             problems += _workloads_truth(world, name, body, mine, bool(mine & conflicted))
@@ -253,7 +255,7 @@ def _workloads_truth(world: World, name: str, body: dict[str, Any], mine: set[Ke
     """WorkloadsReady True never while a Deployment lacks ready pods; and True whenever
     every Deployment has completely rolled out (read from the Deployments, the way
     `kubectl rollout status` reads them)."""
-    said = _cond(body, "WorkloadsReady").get("status") == "True"
+    said = _cond_of(body, "WorkloadsReady").get("status") == "True"
     apps = client.AppsV1Api(world.api)
     complete = True
     for kind, child in sorted(mine):
@@ -270,5 +272,5 @@ def _workloads_truth(world: World, name: str, body: dict[str, Any], mine: set[Ke
             (st.available_replicas or 0)
     if complete and not conflicted and not said:
         return [f"DashStreamPipeline/{name}: every Deployment has rolled out, yet "
-                f"WorkloadsReady is {_cond(body, 'WorkloadsReady')}"]
+                f"WorkloadsReady is {_cond_of(body, 'WorkloadsReady')}"]
     return []

@@ -67,10 +67,7 @@ def _deployment_versions(world: World) -> dict[str, str]:
 
 
 def _all_children(world: World) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for uid in {d.uid for d in world.declared.values()}:
-        out |= world.children_versions(uid)
-    return out
+    return world.children_versions(*(d.uid for d in world.declared.values()))
 
 
 def replay(world: World, steps: list[dict[str, Any]]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from confluent_kafka.admin import ConfigResource, ConfigSource, ResourceType
 
 from support.explore.world import World
+from support.pipelines import condition
 
 Key = tuple[str, str]
 
@@ -18,19 +19,12 @@ def deleted_topics_left(world: World) -> list[str]:
             "topicDeletionPolicy: Delete" for t in sorted(world.deleted_topics) if t in present]
 
 
-def cond(body: dict[str, Any], type_: str) -> dict[str, Any]:
-    for c in (body.get("status") or {}).get("conditions") or []:
-        if c["type"] == type_:
-            return dict(c)
-    return {}
-
-
 def topic_problems(world: World, live_crs: dict[Key, dict[str, Any]]) -> list[str]:
     problems = []
+    md = world.admin.list_topics(timeout=10)  # one metadata request for every pipeline
     for (kind, name), body in live_crs.items():
         if kind != "DashStreamPipeline":
             continue
-        md = world.admin.list_topics(timeout=10)
         all_as_declared = True
         for topic in body["spec"]["topics"]:
             tname, want = topic["name"], topic.get("partitions", 1)
@@ -63,7 +57,7 @@ def topic_problems(world: World, live_crs: dict[Key, dict[str, Any]]) -> list[st
             if all_as_declared and managed.get(topic["name"]) != declared_keys:
                 problems.append(f"topic {topic['name']}: status managedConfig "
                                 f"{managed.get(topic['name'])}, declared {declared_keys}")
-        topics_ready = cond(body, "TopicsReady").get("status") == "True"
+        topics_ready = (condition(body, "TopicsReady") or {}).get("status") == "True"
         if topics_ready != all_as_declared:
             problems.append(f"DashStreamPipeline/{name}: TopicsReady {topics_ready} but the "
                             f"broker {'matches' if all_as_declared else 'does not match'} "

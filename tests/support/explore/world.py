@@ -7,7 +7,7 @@ names what to do, the rest is concrete (whole specs, child names), never drawn a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +68,7 @@ class World:
     transitions: int = 0
     _op: AbstractContextManager[OperatorProcess] | None = None
     operator: OperatorProcess | None = None
+    crds: dict[str, bool] = field(default_factory=dict)  # kind -> served (oracle.has_crd)
     _log_of: OperatorProcess | None = None
     _log_seen: int = 0
 
@@ -233,27 +234,17 @@ class World:
             return []
         return list(res.get(namespace=self.ns).items)
 
-    def children_versions(self, owner_uid: str) -> dict[str, str]:
-        """Each child of ``owner_uid`` by its resourceVersion — a Deployment by its
-        generation: its controller writes its status on its own."""
+    def children_versions(self, *owner_uids: str) -> dict[str, str]:
+        """Each child of the owners by its resourceVersion — a Deployment by its
+        generation: its controller writes its status on its own. One LIST per kind."""
         out = {}
         for api_version, kind in CHILD_KINDS:
             for obj in self.list_kind(api_version, kind):
-                if any(r.uid == owner_uid for r in obj.metadata.ownerReferences or []):
+                if any(r.uid in owner_uids for r in obj.metadata.ownerReferences or []):
                     out[f"{kind}/{obj.metadata.name}"] = str(
                         obj.metadata.generation if kind == "Deployment"
                         else obj.metadata.resourceVersion)
         return out
-
-    def children(self) -> Iterator[tuple[str, str, str]]:
-        """(apiVersion, kind, name) of every object the operator labels as its child."""
-        for api_version, kind in CHILD_KINDS:
-            try:
-                res = self.dyn.resources.get(api_version=api_version, kind=kind)
-            except ResourceNotFoundError:
-                continue
-            for obj in res.get(namespace=self.ns, label_selector=MANAGED_BY).items:
-                yield api_version, kind, obj.metadata.name
 
 
 def _retrying(call: Callable[[], Any]) -> Any:
