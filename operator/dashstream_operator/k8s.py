@@ -9,6 +9,8 @@ labels and annotations).
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import logging
 import threading
 import time
@@ -22,7 +24,7 @@ from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
 from dashstream_operator.models import GROUP, VERSION, KindInfo, SecretKeyRef
 
-__all__ = ["FIELD_MANAGER", "Kube", "SecretMissing", "api_unavailable"]
+__all__ = ["FIELD_MANAGER", "Kube", "SecretMissing", "api_forbidden", "api_unavailable"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,17 @@ def api_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, client.ApiException):
         return exc.status in (0, 429, 500, 502, 503, 504)
     return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError))
+
+
+def api_forbidden(exc: BaseException) -> str | None:
+    """The API server's own words when ``exc`` is an authorization refusal (403), else
+    None: a missing permission is the cluster's configuration, to be named in one log
+    line (which verb on which resource, for whom), not a bug worth a traceback."""
+    if not isinstance(exc, client.ApiException) or exc.status != 403:
+        return None
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        return str(json.loads(exc.body or "")["message"])
+    return str(exc.reason or "Forbidden")
 
 
 class SecretMissing(Exception):

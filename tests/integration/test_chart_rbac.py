@@ -230,6 +230,7 @@ def test_operator_works_with_exactly_the_charts_permissions(
             # Everything the operator did with the chart's permissions, up to uninstall:
             # uninstall removes its Role too, so requests after that may rightly be refused.
             log = op.log()
+            op.expect_errors(r"(?i)forbidden|\b403\b")
             # Uninstall deletes the chart's CRs; topics stay (topicDeletionPolicy Retain).
             run(helm, "uninstall", "dso", "--namespace", namespace, "--wait")
             wait_until(lambda: not exists_cr(kube_api, "DashStreamPipeline", namespace, "quality"),

@@ -18,7 +18,7 @@ HINT = (
     "for your own cluster and broker"
 )
 
-__all__ = ["HINT", "REPO", "devenv", "etcd_compact", "load_env", "require_env"]
+__all__ = ["HINT", "REPO", "devenv", "etcd_compact", "etcd_delete", "load_env", "require_env"]
 
 
 def load_env() -> None:
@@ -47,26 +47,38 @@ def devenv(*args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def etcd_compact() -> int:
-    """Compact the local environment's etcd history up to its current revision; returns
-    it. A watch resumed from an older resourceVersion then gets 410 Gone and must relist,
-    so whatever happened before is never replayed to it: a watch gap, made on purpose."""
-    import base64
+def _etcd(path: str, body: dict[str, object]) -> dict[str, object]:
+    """One call to the local environment's etcd v3 JSON gateway (keys are base64)."""
     import json
     import urllib.request
 
     port = re.search(r"^ETCD_CLIENT_PORT = (\d+)", (REPO / "scripts/env/envlib.py").read_text(),
                      re.M)
     assert port, "ETCD_CLIENT_PORT not found in scripts/env/envlib.py"
-    base = f"http://127.0.0.1:{port.group(1)}/v3/kv"
+    req = urllib.request.Request(f"http://127.0.0.1:{port.group(1)}/v3/kv/{path}",
+                                 json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return dict(json.loads(r.read()))
 
-    def post(path: str, body: dict[str, object]) -> dict[str, object]:
-        req = urllib.request.Request(f"{base}/{path}", json.dumps(body).encode(),
-                                     {"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return dict(json.loads(r.read()))
 
-    header = post("range", {"key": base64.b64encode(b"/").decode()})["header"]
+def etcd_compact() -> int:
+    """Compact the local environment's etcd history up to its current revision; returns
+    it. A watch resumed from an older resourceVersion then gets 410 Gone and must relist,
+    so whatever happened before is never replayed to it: a watch gap, made on purpose."""
+    import base64
+
+    header = _etcd("range", {"key": base64.b64encode(b"/").decode()})["header"]
     revision = int(header["revision"])  # type: ignore[index]
-    post("compaction", {"revision": str(revision), "physical": True})
+    _etcd("compaction", {"revision": str(revision), "physical": True})
     return revision
+
+
+def etcd_delete(resource: str, namespace: str, name: str) -> int:
+    """Delete an object in etcd itself, behind a stopped API server's back (``resource``
+    as in the registry: ``services/specs``, ``configmaps``); returns how many keys went.
+    Restarted, the API server's caches start without it: no watch can ever deliver its
+    DELETED event."""
+    import base64
+
+    key = f"/registry/{resource}/{namespace}/{name}".encode()
+    return int(str(_etcd("deleterange", {"key": base64.b64encode(key).decode()}).get("deleted", 0)))

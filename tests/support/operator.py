@@ -117,12 +117,17 @@ def log_problems(text: str, expected: Sequence[str] = ()) -> list[str]:
     for line in text.splitlines():
         if not _ERROR_LINE.search(line):
             continue
-        message = line
+        message, shown = line, line[:500]
         if line.startswith("{"):
             with suppress(ValueError):
-                message = str(json.loads(line).get("message", line))
+                record = json.loads(line)
+                message = str(record.get("message", line))
+                # The exception's own last line says what went wrong; the frames above
+                # it are in the log file.
+                raised = str(record.get("exc_info") or "").strip().splitlines()[-1:]
+                shown = " | ".join([message[:400], *raised])
         if not any(re.search(p, message) for p in (*ALWAYS_EXPECTED, *expected)):
-            problems.append(line[:500])
+            problems.append(shown)
     return problems
 
 

@@ -30,7 +30,7 @@ from dashstream_operator.handlers.children import CHILD_RESOURCES, MANAGED_BY_SE
 from dashstream_operator.handlers.pipeline import reconcile
 from dashstream_operator.handlers.skeleton import log_failure
 from dashstream_operator.handlers.startup import RESYNC_SECONDS
-from dashstream_operator.k8s import Kube, api_unavailable
+from dashstream_operator.k8s import Kube, api_forbidden, api_unavailable
 from dashstream_operator.models import GROUP, PIPELINE, VERSION, KindInfo
 from dashstream_operator.observability import METRICS
 from dashstream_operator.reconcile.cache import ObjectCache
@@ -91,7 +91,11 @@ def refresh_children(kube: Kube, cache: ObjectCache) -> int:
         scopes: list[str | None] = list(namespaces) if namespaces else [None]
         for ns in scopes:
             items += kube.list_metadata(api_version, kind, ns, MANAGED_BY_SELECTOR)
-        dropped += cache.refresh(api_version, kind, namespaces, items, since, add=False)
+        gone = cache.refresh(api_version, kind, namespaces, items, since, add=False)
+        if gone:  # said at once: a later kind's LIST may fail this pass
+            log.info("resync: %d %s(s) no watch reported gone or changed were dropped from "
+                     "the cache", gone, kind)
+        dropped += gone
     return dropped
 
 
@@ -116,10 +120,7 @@ def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo,
 async def resync_once(memo: kopf.Memo) -> int:
     loop = asyncio.get_running_loop()
     memo.kafka.begin_pass()
-    dropped = await loop.run_in_executor(None, refresh_children, memo.kube, memo.children)
-    if dropped:
-        log.info("resync: %d children no watch reported gone were dropped from the cache",
-                 dropped)
+    await loop.run_in_executor(None, refresh_children, memo.kube, memo.children)
     since = memo.bodies.mark()
     bodies = await loop.run_in_executor(None, list_pipelines, memo.kube.custom)
     _refresh_bodies(memo.bodies, PIPELINE, bodies, since)
@@ -179,7 +180,12 @@ async def _loop(memo: kopf.Memo) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if not api_unavailable(exc):
+            refusal = api_forbidden(exc)
+            if refusal:
+                log.error("resync pass forbidden: %s; grant the operator's ServiceAccount "
+                          "this permission (the chart's Role does); retrying in %.0fs",
+                          refusal, RESYNC_SECONDS)
+            elif not api_unavailable(exc):
                 log.exception("resync pass failed; retrying in %.0fs", RESYNC_SECONDS)
             elif not api_down:  # once per outage, not once per pass
                 log.warning("resync pass: API server unavailable (%s); retrying every %.0fs",

@@ -15,7 +15,7 @@ from typing import Any
 
 import kopf
 
-from dashstream_operator.k8s import api_unavailable
+from dashstream_operator.k8s import api_forbidden, api_unavailable
 from dashstream_operator.models import BaseStatus, KindInfo
 from dashstream_operator.observability import METRICS, about
 from dashstream_operator.reconcile.pause import is_paused, paused_patch
@@ -154,11 +154,17 @@ def retry_done(memo: kopf.Memo, uid: str) -> None:
 def log_failure(kind: str, namespace: object, name: object, what: str,
                 exc: BaseException) -> None:
     """A reconcile failed: the API server being away is a warning without a traceback
-    (the next pass retries); anything else is a bug, logged with its traceback."""
+    (the next pass retries), a missing permission an error naming it; anything else is a
+    bug, logged with its traceback."""
     extra = about(kind, namespace, name)
+    refusal = api_forbidden(exc)
     if api_unavailable(exc):
         log.warning("%s of %s %s/%s: API server unavailable (%s); the resync pass retries",
                     what, kind, namespace, name, type(exc).__name__, extra=extra)
+    elif refusal:
+        log.error("%s of %s %s/%s forbidden: %s; grant the operator's ServiceAccount this "
+                  "permission (the chart's Role does); the resync pass retries", what, kind,
+                  namespace, name, refusal, extra=extra)
     else:
         log.error("%s of %s %s/%s failed; the resync pass retries", what, kind, namespace,
                   name, exc_info=exc, extra=extra)
