@@ -31,6 +31,8 @@ from support.operator import log_problems
 from support.pipelines import condition
 from support.wait import wait_until
 
+GC_PATIENCE = 300.0  # seconds more for orphans: the collector's informers back off
+
 CRDS = {"ServiceMonitor": "servicemonitors.monitoring.coreos.com",
         "PrometheusRule": "prometheusrules.monitoring.coreos.com",
         "GrafanaDashboard": "grafanadashboards.grafana.integreatly.org"}
@@ -155,7 +157,9 @@ def _children(world: World, wanted: dict[Key, tuple[str, dict[str, Any]]],
               conflicted: set[Key]) -> list[str]:
     known_uids = {d.uid for d in world.declared.values()}
 
-    def extra_children() -> list[str]:
+    def extra_children(orphans: bool = True) -> list[str]:
+        """Children no render produces; ``orphans`` False: leave out those whose every
+        owner is a deleted CR (the garbage collector's to remove, not the operator's)."""
         out = []
         for api_version, kind in (("v1", "ConfigMap"), ("v1", "Service"), ("apps/v1", "Deployment"),
                                   *[(v, k) for v, k in _optional(world)]):
@@ -164,16 +168,27 @@ def _children(world: World, wanted: dict[Key, tuple[str, dict[str, Any]]],
                 refs = {r.uid for r in obj.metadata.ownerReferences or []}
                 ours = labels.get("app.kubernetes.io/managed-by") == MANAGED_BY.split("=")[1] \
                     or refs & (known_uids | world.gone_uids)
-                if ours and (kind, obj.metadata.name) not in wanted:
-                    out.append(f"{kind}/{obj.metadata.name} exists; no render produces it")
+                orphan = bool(refs) and refs <= world.gone_uids
+                if ours and (kind, obj.metadata.name) not in wanted and (orphans or not orphan):
+                    out.append(f"{kind}/{obj.metadata.name} exists; no render produces it"
+                               + (" (its owner is deleted)" if orphan else ""))
         return out
 
     # Children of a deleted CR go by the garbage collector, on its own time: wait for it.
+    # Right after API server restarts the collector's informers back off and resync (its
+    # monitor of a CRD-backed kind can take minutes): what the operator answers for is
+    # the ownerReference that lets the collector act, so orphans get longer.
     try:
         wait_until(lambda: not extra_children(), timeout=60, what="no child beyond the render")
         problems = []
     except AssertionError:
-        problems = extra_children()
+        problems = extra_children() if extra_children(orphans=False) else []
+        if not problems:
+            try:
+                wait_until(lambda: not extra_children(), timeout=GC_PATIENCE,
+                           what="the garbage collector to remove children of deleted CRs")
+            except AssertionError:
+                problems = extra_children()
     for (kind, name), (owner, want) in sorted(wanted.items()):
         if (kind, name) in conflicted:
             continue
