@@ -6,6 +6,10 @@ batch to fill. Offsets are stored only after the batch was processed, committed
 in the background from the store, and committed once more before ``close()``
 in a ``finally``. A crash therefore re-delivers the last few seconds instead of
 skipping them.
+
+``broadcast=True`` reads every partition by manual assignment instead (no group,
+no commits; common/broadcast.py says where each partition starts) and looks for
+partitions added to the topic every ``refresh_seconds``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Final
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from dashstream_workloads.common.broadcast import plan_new_partitions
 from dashstream_workloads.common.kafka import KafkaHealth
 from dashstream_workloads.common.lag import LagTracker
 
@@ -28,6 +33,7 @@ log = logging.getLogger(__name__)
 BATCH_SIZE: Final = 500
 _POLL_TIMEOUT: Final = 0.2
 _COMMITTED_RETRY_SECONDS: Final = 2.0
+_METADATA_TIMEOUT: Final = 5.0
 
 
 class ConsumerLoop:
@@ -54,6 +60,11 @@ class ConsumerLoop:
         producer whose sends belong to the processed records).
     stop
         Set it to stop the loop; ``failed`` tells whether it died instead.
+    broadcast
+        Read every partition (manual assignment, nothing committed) rather than
+        the share a consumer group gives.
+    refresh_seconds
+        With ``broadcast``: how often to look for partitions added to the topic.
     """
 
     def __init__(
@@ -70,6 +81,8 @@ class ConsumerLoop:
         before_close: Callable[[], object] = lambda: None,
         stop: threading.Event | None = None,
         batch_size: int = BATCH_SIZE,
+        broadcast: bool = False,
+        refresh_seconds: float = 5.0,
     ) -> None:
         self.topic = topic
         self.tracker = tracker
@@ -84,7 +97,17 @@ class ConsumerLoop:
         self._batch_size = batch_size
         self._conf = {**conf, "error_cb": self._error_cb}
         self._next_committed_check = 0.0
-        self.thread = threading.Thread(target=self.run, name=f"consume-{topic}", daemon=True)
+        self.broadcast = broadcast
+        if broadcast:
+            # The group id only names whose committed offsets to start from.
+            self._conf["enable.auto.commit"] = False
+        self._from_earliest = conf.get("auto.offset.reset") == "earliest"
+        self._refresh_seconds = refresh_seconds
+        self._next_refresh = 0.0
+        self._assigned: set[int] = set()
+        self.thread = threading.Thread(
+            target=self.run, name=f"{'broadcast' if broadcast else 'consume'}-{topic}",
+            daemon=True)
 
     def _error_cb(self, error: KafkaError) -> None:
         self._health.note_error(error)
@@ -107,10 +130,11 @@ class ConsumerLoop:
 
     def run(self) -> None:
         consumer = Consumer(self._conf)
-        consumer.subscribe(
-            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
-            on_lost=self._on_revoke,
-        )
+        if not self.broadcast:
+            consumer.subscribe(
+                [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                on_lost=self._on_revoke,
+            )
         try:
             while not self.stop.is_set():
                 self._poll(consumer)
@@ -138,8 +162,48 @@ class ConsumerLoop:
             self._health.mark_ok()
             self._handle(good)
             self._store(consumer, good)
-        self._fill_committed(consumer)
+        if self.broadcast:
+            self._follow_partitions(consumer)
+        else:
+            self._fill_committed(consumer)
         self._on_tick()
+
+    def _follow_partitions(self, consumer: Consumer) -> None:
+        """Broadcast: assign every partition the topic lists that is not read yet."""
+        now = time.monotonic()
+        if now < self._next_refresh:
+            return
+        self._next_refresh = now + self._refresh_seconds
+        try:
+            topic = consumer.list_topics(self.topic, timeout=_METADATA_TIMEOUT).topics.get(
+                self.topic)
+        except KafkaException as exc:
+            log.debug("topic metadata unavailable", extra={"error": str(exc)})
+            return
+        if topic is None or topic.error is not None:
+            return  # the lag monitor reports a missing topic
+        initial = not self._assigned
+        new = [p for p in topic.partitions if p not in self._assigned]
+        committed: dict[int, int] = {}
+        if initial and new:
+            try:
+                parts = consumer.committed([TopicPartition(self.topic, p) for p in new],
+                                           timeout=_METADATA_TIMEOUT)
+            except KafkaException as exc:
+                log.debug("committed offsets unavailable", extra={"error": str(exc)})
+                return  # tried again at the next refresh: never guess a start
+            committed = {tp.partition: tp.offset for tp in parts if tp.error is None}
+        plan = plan_new_partitions(self._assigned, topic.partitions, committed,
+                                   initial=initial, from_earliest=self._from_earliest)
+        if not plan:
+            return
+        consumer.incremental_assign([TopicPartition(self.topic, p, o) for p, o in plan])
+        self._assigned.update(p for p, _ in plan)
+        self.tracker.assign(p for p, _ in plan)
+        for p, offset in plan:
+            self.tracker.set_committed(p, offset)  # a logical offset: position unknown
+        log.info("partitions assigned (broadcast)",
+                 extra={"partitions": [p for p, _ in plan], "start_offsets": [o for _, o in plan]})
 
     def _store(self, consumer: Consumer, records: Sequence[Message]) -> None:
         # One offset per partition: the highest processed + 1 (Kafka's "next to read").
@@ -150,6 +214,8 @@ class ConsumerLoop:
                 highest[p] = o
         for p, o in highest.items():
             self.tracker.processed(p, o)
+        if self.broadcast:
+            return  # nothing committed: no other replica resumes from this one
         try:
             consumer.store_offsets(
                 offsets=[TopicPartition(self.topic, p, o + 1) for p, o in highest.items()]
@@ -181,7 +247,8 @@ class ConsumerLoop:
     def _close(self, consumer: Consumer) -> None:
         try:
             self._before_close()
-            consumer.commit(asynchronous=False)
+            if not self.broadcast:
+                consumer.commit(asynchronous=False)
         except KafkaException as exc:
             # _NO_OFFSET: nothing stored since the last commit; anything else is logged.
             if exc.args[0].code() != KafkaError._NO_OFFSET:

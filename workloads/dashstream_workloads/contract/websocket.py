@@ -42,7 +42,18 @@ WEBSOCKET_METRICS: Final[tuple[MetricSpec, ...]] = (
         "websocket_kafka_consumer_lag",
         "gauge",
         "Messages behind the high watermark (high watermark - current position), "
-        "per partition currently assigned to this consumer",
+        "per partition currently assigned to this replica's share of the pipeline's "
+        "consumer group (the counting and dead-lettering; sum over replicas is the "
+        "group's lag)",
+        _WS,
+        {"partition": None},
+    ),
+    metric(
+        "websocket_broadcast_lag",
+        "gauge",
+        "Messages behind the high watermark in this replica's broadcast reader, per "
+        "partition: what its viewers have not been sent yet (every replica reads every "
+        "partition; aggregate with max, not sum)",
         _WS,
         {"partition": None},
     ),

@@ -34,6 +34,7 @@ class WsMetrics:
         self.old_data_decode_errors = get_counter(m, "websocket_old_data_decode_errors_total")
         self._decode_errors = get_counter(m, "websocket_decode_errors_total")
         self.lag = get_gauge(m, "websocket_kafka_consumer_lag")
+        self.broadcast_lag = get_gauge(m, "websocket_broadcast_lag")
         self.lag_poll_failures = get_counter(m, "websocket_kafka_lag_poll_failures_total")
         self._lag_poll_duration = get_histogram(m, "websocket_kafka_lag_poll_duration_seconds")
         self.lag_offset_age = get_gauge(m, "websocket_kafka_lag_offset_age_seconds")

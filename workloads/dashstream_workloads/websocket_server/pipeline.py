@@ -6,6 +6,13 @@ are validated, and the resulting frames cross to the event loop through a
 :class:`Handoff` bounded by ``WEBSOCKET_BUFFER_SIZE`` messages. When the loop
 falls that far behind, the consumer waits instead of queueing without bound;
 the per-client queues (not this hand-off) absorb slow clients.
+
+Every replica runs two of them (server.py): a *fan-out* processor on the broadcast
+reader (all partitions: frames for this replica's clients, anomaly frames included,
+nothing counted, nothing sent to the DLQ) and a *duty* processor on the pipeline's
+consumer group (its share of the partitions, at least once: the message, decode and
+sequence counters, the DLQ; no frames). So whatever the number of replicas, each
+record reaches every viewer, is counted once and is dead-lettered once.
 """
 
 from __future__ import annotations
@@ -84,14 +91,19 @@ class Handoff:
 
 
 class RecordProcessor:
-    """Turns consumed records into a :class:`Batch`; owns the sequence validator."""
+    """Turns consumed records into a :class:`Batch`; owns the sequence validator.
+
+    With a ``handoff`` it frames records for the clients (fan-out); with a ``dlq`` it
+    counts, logs and dead-letters them (duty); a single replica's old behaviour is
+    both at once.
+    """
 
     def __init__(
         self,
         metrics: WsMetrics,
         validator: SequenceValidator,
-        dlq: DlqSender,
-        handoff: Handoff,
+        dlq: DlqSender | None,
+        handoff: Handoff | None,
         stop: threading.Event,
         *,
         max_payload_bytes: int,
@@ -114,6 +126,7 @@ class RecordProcessor:
         batch = Batch()
         anomalies: list[Anomaly] = []
         m = self._metrics
+        duty, fanout = self._dlq is not None, self._handoff is not None
         for record in records:
             partition, offset = record.partition() or 0, record.offset() or 0
             ts_type, ts = record.timestamp()
@@ -121,18 +134,22 @@ class RecordProcessor:
             try:
                 msg = decode(record.value() or b"", self._max_payload, self._policy)
             except DecodeError as exc:
-                self._undecodable(record, exc, kafka_ts)
+                if duty:
+                    self._undecodable(record, exc, kafka_ts)
                 batch.skipped.append((partition, offset))
                 continue
-            m.messages_success.inc()
+            if duty:
+                m.messages_success.inc()
             header = msg.header
             if header.thread_id:
                 anomalies.extend(self._validator.check(header.thread_id, header.sequence))
-            frame = event_frame(msg, partition, offset, kafka_ts)
-            batch.events.append(Event(Outgoing(partition, offset, frame), header.timestamp_us,
-                                      kafka_ts))
+            if fanout:
+                frame = event_frame(msg, partition, offset, kafka_ts)
+                batch.events.append(Event(Outgoing(partition, offset, frame),
+                                          header.timestamp_us, kafka_ts))
         batch.controls.extend(self._count(anomalies))
-        self._handoff.post(batch, self._stop)
+        if self._handoff is not None:
+            self._handoff.post(batch, self._stop)
 
     def _undecodable(self, record: Message, exc: DecodeError, kafka_ts: int | None) -> None:
         m = self._metrics
@@ -149,11 +166,13 @@ class RecordProcessor:
             extra={"error_type": exc.error_type, "detail": exc.detail[:200],
                    "partition": record.partition(), "offset": record.offset()},
         )
-        self._dlq.send(record, exc)
+        if self._dlq is not None:
+            self._dlq.send(record, exc)
 
     def _count(self, anomalies: list[Anomaly]) -> list[Outgoing]:
+        """Count and log anomalies (duty); their frames for the clients (fan-out)."""
         m = self._metrics
-        for a in anomalies:
+        for a in anomalies if self._dlq is not None else ():
             if a.kind == "gap":
                 m.gaps.inc()
                 log.warning("sequence gap", extra={"thread_id": a.thread_id,
@@ -167,11 +186,14 @@ class RecordProcessor:
                 m.reorders.inc()
                 log.info("sequence reorder",
                          extra={"thread_id": a.thread_id, "sequence": a.sequence})
+        if self._handoff is None:
+            return []
         return [Outgoing(-1, -1, anomaly_frame(a)) for a in anomalies]
 
     def tick(self) -> None:
         """Every poll: serve DLQ delivery reports; twice a second, settle late gaps."""
-        self._dlq.poll()
+        if self._dlq is not None:
+            self._dlq.poll()
         now = time.monotonic()
         if now < self._next_expire:
             return
@@ -179,5 +201,5 @@ class RecordProcessor:
         controls = self._count(self._validator.expire())
         self.sequence_stats = {"threads": len(self._validator),
                                "pending": self._validator.pending()}
-        if controls:
+        if controls and self._handoff is not None:
             self._handoff.post(Batch(controls=controls), self._stop)

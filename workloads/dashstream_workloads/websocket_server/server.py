@@ -1,9 +1,10 @@
 """Wire the websocket-server together and run it until SIGTERM.
 
-Threads: the Kafka consumer (decode, validate, DLQ) and the lag monitor's
-fetches run off the event loop; the loop serves HTTP/WebSocket and fans out.
-Shutdown order: stop consuming, flush the DLQ, commit, close the consumer,
-say goodbye to clients, drain the Redis writer, stop HTTP.
+Threads: the broadcast reader (every partition: decode, frame for the clients),
+the duty consumer (the pipeline group's share of the partitions: count, validate,
+DLQ, commit) and the lag monitor's fetches run off the event loop; the loop serves
+HTTP/WebSocket and fans out. Shutdown order: stop reading, flush the DLQ, commit,
+close the consumers, say goodbye to clients, drain the Redis writer, stop HTTP.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ async def run(settings: Mapping[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     handoff = Handoff(loop, settings["WEBSOCKET_BUFFER_SIZE"], wsapp.deliver)
     tracker = LagTracker(from_earliest=settings["KAFKA_AUTO_OFFSET_RESET"] == "earliest")
+    read_tracker = LagTracker(from_earliest=settings["KAFKA_AUTO_OFFSET_RESET"] == "earliest")
 
     def kafka_error(error: Any) -> None:
         metrics.kafka_error(classify_kafka_error(error)).inc()
@@ -112,45 +114,68 @@ async def run(settings: Mapping[str, Any]) -> None:
     dlq = DlqSender(dlq_conf, settings["KAFKA_DLQ_TOPIC"], settings["KAFKA_GROUP_ID"], metrics)
 
     consuming = threading.Event()
-    processor = RecordProcessor(
-        metrics, SequenceValidator(max_threads=settings["WEBSOCKET_SEQUENCE_MAX_THREADS"]), dlq,
-        handoff, consuming, max_payload_bytes=settings["WEBSOCKET_MAX_PAYLOAD_BYTES"],
-        policy=SchemaCompatibility(settings["SCHEMA_COMPATIBILITY"]), start_ms=start_ms)
+
+    def processor(dlq: DlqSender | None, handoff: Handoff | None) -> RecordProcessor:
+        validator = SequenceValidator(max_threads=settings["WEBSOCKET_SEQUENCE_MAX_THREADS"])
+        return RecordProcessor(
+            metrics, validator, dlq, handoff, consuming,
+            max_payload_bytes=settings["WEBSOCKET_MAX_PAYLOAD_BYTES"],
+            policy=SchemaCompatibility(settings["SCHEMA_COMPATIBILITY"]), start_ms=start_ms)
+
+    fanout, duty = processor(None, handoff), processor(dlq, None)
+    # Every replica reads every partition for its viewers; the group shares out the
+    # counting and dead-lettering, so N replicas count and DLQ each record once.
+    reader = ConsumerLoop(consumer_config(settings, f"{WEBSOCKET_SERVER}-broadcast"), topic,
+                          read_tracker, health, fanout.handle_batch, on_kafka_error=kafka_error,
+                          on_tick=fanout.tick, stop=consuming, broadcast=True)
     consumer = ConsumerLoop(consumer_config(settings, WEBSOCKET_SERVER), topic, tracker, health,
-                            processor.handle_batch, on_kafka_error=kafka_error,
-                            on_tick=processor.tick, before_close=dlq.flush, stop=consuming)
+                            duty.handle_batch, on_kafka_error=kafka_error,
+                            on_tick=duty.tick, before_close=dlq.flush, stop=consuming)
     monitor = LagMonitor(client_config(settings, f"{WEBSOCKET_SERVER}-lag"), topic, tracker,
                          _LagReporter(metrics, health, settings["KAFKA_LAG_STALE_PARTITION_SECS"]))
+
+    def broadcast_lag(snap: LagSnapshot, _error: str | None, _seconds: float) -> None:
+        for partition, state in snap.partitions.items():
+            if state.lag is not None:
+                metrics.broadcast_lag.labels(str(partition)).set(state.lag)
+
+    read_monitor = LagMonitor(client_config(settings, f"{WEBSOCKET_SERVER}-broadcast-lag"),
+                              topic, read_tracker, broadcast_lag)
 
     app = web.Application()
     add_common_routes(app, ServerInfo(
         WEBSOCKET_SERVER, metrics.registry, health,
         details=lambda: {"clients": len(wsapp.hub.clients), "replay_buffer": len(memory),
                          "redis_replay": redis is not None, "dlq_enabled": dlq.enabled,
-                         "sequence": processor.sequence_stats,
-                         "assigned_partitions": tracker.assigned()},
+                         "sequence": duty.sequence_stats,
+                         "assigned_partitions": tracker.assigned(),
+                         "broadcast_partitions": read_tracker.assigned()},
     ))
     wsapp.add_routes(app)
 
     async def body(stop: asyncio.Event) -> None:
+        reader.start()
         consumer.start()
-        tasks = [asyncio.create_task(monitor.run(settings["KAFKA_LAG_CHECK_INTERVAL_SECS"], stop))]
+        interval = settings["KAFKA_LAG_CHECK_INTERVAL_SECS"]
+        tasks = [asyncio.create_task(monitor.run(interval, stop)),
+                 asyncio.create_task(read_monitor.run(interval, stop))]
         redis_stop = asyncio.Event()
         if redis is not None:
             tasks.append(asyncio.create_task(redis.run_writer(redis_stop)))
         while not await wait_stopped(stop, 1.0):
             metrics.uptime.set(time.time() - started)
             memory.trim()
-            if not consumer.thread.is_alive():
+            if not (consumer.thread.is_alive() and reader.thread.is_alive()):
                 log.error("consumer thread died; exiting")
                 break
-        consumer.stop.set()
+        consuming.set()
+        await loop.run_in_executor(None, reader.thread.join)
         await loop.run_in_executor(None, consumer.thread.join)
         stop.set()
         await wsapp.close_clients()
         redis_stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if consumer.failed:
+        if consumer.failed or reader.failed:
             raise SystemExit("the Kafka consumer failed; see the log above")
         log.info("websocket-server stopped")
 
