@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from dashstream_workloads.contract import QUALITY_MONITOR, WEBSOCKET_SERVER
+from dashstream_workloads.contract import PROMETHEUS_EXPORTER, QUALITY_MONITOR, WEBSOCKET_SERVER
 from integration.workloads.clients import WsClient
 from integration.workloads.kafka_io import produce_raw, read_all
 from integration.workloads.servers import ServerProc
@@ -99,3 +99,37 @@ def test_every_replica_streams_every_event_and_duties_are_done_once(
                timeout=60, what="every replica's broadcast lag 0 on every partition")
     for c in clients:
         c.close()
+
+
+def test_two_quality_monitor_replicas_never_collide(
+    servers: StartServer, topic_pair: tuple[str, str], kafka_bootstrap: str
+) -> None:
+    """Two replicas with the same seed (the worst case: the same random choices) produce
+    disjoint thread and session ids, so the sequence checks see no false gap, duplicate
+    or reorder, and the exporter counts every event of both."""
+    events_topic, _ = topic_pair
+    ws = servers(WEBSOCKET_SERVER)
+    exporter = servers(PROMETHEUS_EXPORTER)
+    env = {"QUALITY_MONITOR_RATE": "200", "QUALITY_MONITOR_MAX_EVENTS": "150",
+           "QUALITY_MONITOR_SEED": "3"}
+    monitors = [servers(QUALITY_MONITOR, {**env, "HOSTNAME": f"quality-monitor-{i}"},
+                        name=f"quality-monitor-{i}") for i in range(2)]
+    wait_until(lambda: all(m.value("dashstream_messages_sent_total") >= 150
+                           for m in monitors), timeout=60, what="both monitors delivered")
+    records = read_all(kafka_bootstrap, events_topic)
+    threads = [{r.message.header.thread_id for r in records if r.message is not None
+                and r.message.header.thread_id.startswith(f"qm-quality-monitor-{i}-")}
+               for i in range(2)]
+    assert all(threads) and not threads[0] & threads[1], threads
+    assert sum(map(len, threads)) == len({r.message.header.thread_id for r in records
+                                          if r.message is not None})
+    wait_until(lambda: ws.value("websocket_kafka_messages_total", status="success") >= 300
+               and exporter.value("dashstream_quality_monitor_queries_total") >= 300,
+               timeout=60, what="both servers consumed both replicas' events")
+    anomalies = {name: ws.value(name) for name in (
+        "dashstream_sequence_gaps_total", "dashstream_sequence_duplicates_total",
+        "dashstream_sequence_reorders_total")}
+    print(f"two replicas, same seed: threads {sorted(map(len, threads))} disjoint; "
+          f"300 events; anomalies {anomalies}")
+    assert set(anomalies.values()) == {0}
+    assert exporter.value("dashstream_quality_monitor_queries_total") == 300

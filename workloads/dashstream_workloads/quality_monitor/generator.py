@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import time
 import uuid
 from collections.abc import Sequence
@@ -64,7 +65,11 @@ class EventGenerator:
         self.rng = random.Random(seed)
         self.models = tuple(models)
         self.tenant_id = tenant_id
-        self.run_id = run_id or os.urandom(4).hex()
+        # Thread and session ids start with it: the pod's name (HOSTNAME in a pod; two
+        # replicas never share one) and a random part (a restarted container starts new
+        # threads, whose sequence numbers start again at 1).
+        host = os.environ.get("HOSTNAME") or socket.gethostname()
+        self.run_id = run_id or f"{host}-{os.urandom(4).hex()}"
         self.slots = [_Slot(thread_id=f"qm-{self.run_id}-t{i}") for i in range(sessions)]
         # Each model gets a stable quality and speed profile, so per-model panels differ.
         self._profile = {
