@@ -147,6 +147,10 @@ def values_schema() -> dict[str, Any]:
         "serviceAccount": _obj({"create": BOOL, "name": STR,
                                 "annotations": _string_map()}),
         "rbac": _obj({"create": BOOL}),
+        "replicaCount": {"type": "integer", "minimum": 1},
+        "leaderElection": _obj({"enabled": BOOL,
+                                "leaseSeconds": {"type": "integer", "minimum": 3}}),
+        "podDisruptionBudget": _obj({"enabled": BOOL}),
         "operator": _obj({
             "resyncInterval": {"type": "number", "exclusiveMinimum": 0},
             "kafkaTimeout": {"type": "number", "exclusiveMinimum": 0},

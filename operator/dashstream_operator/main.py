@@ -8,6 +8,10 @@ import logging
 import os
 import socket
 import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dashstream_operator.leader import LeaderElection
 
 __all__ = ["main"]
 
@@ -39,7 +43,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="log line format; json lines carry the object's namespace/name "
                    "(default: %(default)s)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    ha = p.add_argument_group("high availability (several replicas, one reconciling)")
+    ha.add_argument("--leader-elect", action="store_true",
+                    default=os.environ.get("DASHSTREAM_LEADER_ELECT", "") in ("1", "true"),
+                    help="reconcile only while holding a coordination.k8s.io Lease; other "
+                    "replicas wait as standbys and take over when it is released or expires")
+    ha.add_argument("--leader-elect-namespace", default=os.environ.get("POD_NAMESPACE", ""),
+                    metavar="NS", help="namespace of the Lease (default: $POD_NAMESPACE)")
+    ha.add_argument("--leader-elect-lease", default="dashstream-operator", metavar="NAME",
+                    help="name of the Lease (default: %(default)s)")
+    ha.add_argument("--leader-elect-lease-seconds", type=int, default=10, metavar="S",
+                    help="a standby takes over when the Lease was not renewed for this long "
+                    "(default: %(default)s; renewed every %(default)s/7 s or so)")
     args = p.parse_args(argv)
+    if args.leader_elect and not args.leader_elect_namespace:
+        p.error("--leader-elect needs --leader-elect-namespace NS (or $POD_NAMESPACE)")
+    if args.leader_elect_lease_seconds < 3:
+        p.error("--leader-elect-lease-seconds must be at least 3")
     if not args.namespace and not args.all_namespaces:
         ns = os.environ.get("DASHSTREAM_WATCH_NAMESPACES", "")
         args.namespace = [n for n in ns.split(",") if n]
@@ -79,17 +99,65 @@ def main(argv: list[str] | None = None) -> int:
         # Every watch event of every child runs a handler; one INFO line each would
         # bury what matters (at 1,000 objects, megabytes a minute).
         logging.getLogger("kopf.objects").addFilter(_quiet_watch_successes)
+    election = _elect(args) if args.leader_elect else None
+    if args.leader_elect and election is None:
+        return 0  # stopped while a standby
+    from dashstream_operator.observability import METRICS
+
+    METRICS.leader.set(1)
+    try:
+        _run_kopf(kopf, Identity, args)
+    finally:
+        if election is not None:
+            election.release()
+    return 0
+
+
+def _elect(args: argparse.Namespace) -> LeaderElection | None:
+    """Wait as a standby (serving /healthz) until this replica holds the Lease; then
+    renew it in a thread. None: stopped (SIGTERM) before becoming the leader."""
+    import signal
+    import uuid
+
+    from kubernetes import client, config
+
+    from dashstream_operator.leader import LeaderElection
+    from dashstream_operator.observability import standby_endpoint
+
+    config.load_config()
+    lease = args.leader_elect_lease_seconds
+    election = LeaderElection(
+        client.CoordinationV1Api(), args.leader_elect_namespace, args.leader_elect_lease,
+        # The pod's name is unique among pods; the random part among local processes.
+        f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}",
+        lease_seconds=lease, renew_deadline=lease * 0.7, retry=lease * 0.15)
+    stop = election.stop
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with standby_endpoint(args.liveness):
+            if not election.wait_until_leader():
+                return None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    # Losing the Lease while reconciling: exit at once (no cleanup that could write),
+    # the pod restarts as a standby — as client-go's leader election does.
+    election.keep_renewing(on_lost=lambda: os._exit(1))
+    return election
+
+
+def _run_kopf(kopf: Any, identity: Any, args: argparse.Namespace) -> None:
     kopf.run(
-        standalone=True,  # one replica with Recreate; no peering objects needed
+        standalone=True,  # no kopf peering: one replica, or leader election (leader.py)
         clusterwide=args.all_namespaces,
         namespaces=args.namespace,
         liveness_endpoint=None,  # ours serves /healthz and /metrics (observability.py)
         # kopf's default identity calls getpass.getuser(), which raises KeyError when
         # the pod runs as a UID with no passwd entry (the chart's runAsUser 65532, an
         # OpenShift random UID). The pod's hostname is unique and always there.
-        identity=Identity(socket.gethostname()),
+        identity=identity(socket.gethostname()),
     )
-    return 0
 
 
 if __name__ == "__main__":

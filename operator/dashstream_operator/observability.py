@@ -12,16 +12,19 @@ exactly when it is needed. A pass stuck on one object stops the stamps.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["METRICS", "REGISTRY", "Metrics", "Timed", "about", "reconcile_timer", "serve"]
+__all__ = ["METRICS", "REGISTRY", "Metrics", "Timed", "about", "reconcile_timer", "serve",
+           "standby_endpoint"]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -63,6 +66,10 @@ class Metrics:
             "dashstream_operator_resync_progress_timestamp_seconds",
             "When the resync loop last made progress (an object reconciled, a pass "
             "started).", registry=registry)
+        self.leader = Gauge(
+            "dashstream_operator_leader", "1 while this replica reconciles (it holds the "
+            "leader Lease, or runs without leader election); 0 while it waits as a standby.",
+            registry=registry)
         self.resync_objects = Gauge(
             "dashstream_operator_resync_objects", "Objects reconciled by the last resync pass.",
             registry=registry)
@@ -123,3 +130,42 @@ async def serve(url: str, alive: Callable[[], str | None]) -> web.AppRunner:
     await runner.setup()
     await web.TCPSite(runner, parsed.hostname or "0.0.0.0", parsed.port or 8080).start()
     return runner
+
+
+@contextmanager
+def standby_endpoint(url: str) -> Iterator[None]:
+    """/healthz (200: a standby is alive, waiting is its job) and /metrics
+    (``dashstream_operator_leader`` 0) while a replica waits for the leader Lease, on the
+    port the leader's endpoint takes over afterwards; ``none``: nothing served."""
+    if url == "none":
+        yield
+        return
+    parsed = urlparse(url)
+    health_path = parsed.path or "/healthz"
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                body, kind = generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+            elif self.path == health_path:
+                body, kind = b"standby\n", "text/plain"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:  # probes every few seconds: no lines
+            pass
+
+    server = ThreadingHTTPServer((parsed.hostname or "0.0.0.0", parsed.port or 8080), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="standby-http", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()

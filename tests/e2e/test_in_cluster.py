@@ -34,6 +34,7 @@ from kubernetes.dynamic import DynamicClient
 from support.env import REPO, require_env
 from support.kube import apply, list_custom, name_of, present
 from support.pipelines import broker_topic, condition, condition_true, get_pipeline
+from support.replicas import holes, pod_viewers, span
 from support.scenario import (
     injected_gap_fires_alert,
     rule_file_from_configmap,
@@ -45,6 +46,7 @@ from support.scenario import set_ready as synced
 from support.wait import wait_until
 
 RELEASE = "dsi"
+LEASE_SECONDS = 8
 # Never present on the node, and containerd resolves every registry to a closed port.
 BROKEN_IMAGE = "dashstream.local/no-such-image:dev"
 NODE_TAINT = "dashstream.dev/node"
@@ -62,6 +64,69 @@ def node_with_images(core: client.CoreV1Api, images: set[str]) -> str | None:
         if ready and images <= names:
             return name_of(node)
     return None
+
+
+def lease_holder(api: client.ApiClient, ns: str) -> str | None:
+    """The pod holding the operator's Lease (its identity is "<pod>_<random>")."""
+    try:
+        lease: Any = client.CoordinationV1Api(api).read_namespaced_lease(
+            f"{RELEASE}-dashstream-operator", ns)
+    except client.ApiException:
+        return None
+    holder = lease.spec.holder_identity or ""
+    return holder.rsplit("_", 1)[0] or None
+
+
+def replicas_stream_everything(apps: client.AppsV1Api, core: client.CoreV1Api,
+                               dyn: DynamicClient, doc: dict[str, Any], ns: str,
+                               name: str) -> None:
+    """Three websocket-server replicas: a viewer on each pod receives every event of
+    every partition, in order; scaled to one, a viewer of a removed pod reconnects with
+    its cursor and misses nothing (the remaining pod read every partition too)."""
+    deployment = f"{name}-websocket-server"
+    doc["spec"]["components"]["websocketServer"] = {"replicas": 3}
+    apply(dyn, doc)
+    wait_until(lambda: present(apps.read_namespaced_deployment(deployment, ns).status
+                               ).ready_replicas == 3, timeout=120, what="3 replicas ready")
+    viewers, _ = wait_until(lambda: len(v := pod_viewers(core, ns, name)) == 3 and v,
+                            timeout=60, what="a viewer on each of the 3 pods")
+    try:
+        wait_until(lambda: all(len(span(v.snapshot().events)) == 3 and
+                               min(last - first for first, last in
+                                   span(v.snapshot().events).values()) >= 10
+                               for v in viewers.values()), timeout=90,
+                   what="each viewer: 10 events or more of every partition")
+        for pod, viewer in viewers.items():
+            got = viewer.snapshot()
+            assert holes(got.events) == {}, (pod, holes(got.events))
+        print("3 websocket-server replicas: each pod's viewer got every event of all 3 "
+              "partitions, in order: " + ", ".join(
+                  f"{pod[-5:]} {len(v.snapshot().events)}" for pod, v in viewers.items()))
+        doc["spec"]["components"]["websocketServer"] = {"replicas": 1}
+        apply(dyn, doc)
+        survivor, _ = wait_until(lambda: len(v := pod_viewers(core, ns, name)) == 1
+                                 and present(apps.read_namespaced_deployment(
+                                     deployment, ns).status).replicas == 1
+                                 and next(iter(v)), timeout=120, what="scaled to 1")
+        gone = next(pod for pod in viewers if pod != survivor)
+        before = viewers[gone].snapshot().events
+        cursor = ",".join(f"{p}:{last}" for p, (_, last) in sorted(span(before).items()))
+        resumed = pod_viewers(core, ns, name, f"?since={cursor}")[survivor]
+        try:
+            wait_until(lambda: len(resumed.snapshot().events) >= 10, timeout=60,
+                       what="the reconnected viewer resumes")
+            after = resumed.snapshot()
+            assert after.hello and after.hello["replay"]["source"] == "memory", after.hello
+            assert holes(before + after.events) == {}, holes(before + after.events)
+        finally:
+            resumed.close()
+        print(f"scaled to 1: the viewer of {gone} reconnected to {survivor} with its cursor "
+              f"and missed nothing ({len(after.events)} events replayed and live)")
+    finally:
+        for viewer in viewers.values():
+            viewer.close()
+    del doc["spec"]["components"]["websocketServer"]
+    apply(dyn, doc)
 
 
 def available(apps: client.AppsV1Api, ns: str, name: str) -> bool:
@@ -136,12 +201,15 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
         "--set", f"image.repository={op_repo}", "--set", f"image.tag={op_tag}",
         "--set", f"workloadImage.repository={wl_repo}", "--set", f"workloadImage.tag={wl_tag}",
         "--set", f"tolerations[0].key={NODE_TAINT}", "--set", "tolerations[0].operator=Exists",
-        "--set", "defaultAlertRules.enabled=true", "--set", "defaultDashboards.enabled=true")
+        "--set", "defaultAlertRules.enabled=true", "--set", "defaultDashboards.enabled=true",
+        "--set", f"leaderElection.leaseSeconds={LEASE_SECONDS}")
     op_pods = core.list_namespaced_pod(
         namespace, label_selector="app.kubernetes.io/name=dashstream-operator").items
-    assert [present(p.spec).node_name for p in op_pods] == [node]
-    print(f"operator pod {name_of(op_pods[0])} Ready on {node} "
-          f"({present(op_pods[0].spec).containers[0].image})")
+    assert [present(p.spec).node_name for p in op_pods] == [node, node]
+    leading, _ = wait_until(lambda: lease_holder(kube_api, namespace), timeout=60,
+                            what="one operator replica holds the Lease")
+    print(f"operator pods {sorted(name_of(p) for p in op_pods)} Ready on {node} "
+          f"({present(op_pods[0].spec).containers[0].image}); {leading} leads")
     # `helm test`: a pod from the operator image calls /healthz by the Service's cluster
     # DNS name (CoreDNS of the local node).
     # (No --logs: the hook pod is deleted on success before helm could read them.)
@@ -162,9 +230,16 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     doc["spec"]["scheduling"] = {"tolerations": [{"key": NODE_TAINT, "operator": "Exists"}]}
     doc["spec"]["components"] = {"qualityMonitor": {
         "settings": {"QUALITY_MONITOR_FAULT_INJECTION": "true"}}}
+    # The leader is killed (no grace, the Lease not released) just before the pipeline
+    # is created: the standby takes over when the Lease expires and reconciles it.
+    core.delete_namespaced_pod(leading, namespace, grace_period_seconds=0)
     apply(dyn, doc)
-    wait_until(lambda: condition_true(kube_api, namespace, name, "TopicsReady"),
-               timeout=120, what="TopicsReady")
+    _, took = wait_until(lambda: condition_true(kube_api, namespace, name, "TopicsReady"),
+                         timeout=LEASE_SECONDS + 10, what="TopicsReady after the failover")
+    now_leading = lease_holder(kube_api, namespace)
+    print(f"leader pod {leading} killed: pipeline TopicsReady {took:.1f}s later, reconciled "
+          f"by {now_leading} (lease {LEASE_SECONDS} s)")
+    assert now_leading and now_leading != leading
     assert broker_topic(kafka_admin, events)[0] == 3  # type: ignore[index]
     _, took = wait_until(lambda: all(available(apps, namespace, f"{name}-{c}")
                                      for c in COMPONENTS), timeout=240,
@@ -193,6 +268,8 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     # --- the viewer, served by the websocket-server pod through its Service -----------
     viewer_shows_live_events(service_url(core, namespace, f"{name}-websocket-server", "http"),
                              logs, artifacts_dir / "e2e-in-cluster-viewer.png")
+
+    replicas_stream_everything(apps, core, dyn, doc, namespace, name)
 
     # --- a broken upgrade is not Ready: the old pod serves on, the status says why ---
     doc["spec"]["components"]["websocketServer"] = {"image": BROKEN_IMAGE}

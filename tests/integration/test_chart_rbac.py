@@ -65,6 +65,9 @@ def test_rbac_matrix(helm: str, kubectl: str, namespace: str, other_namespace: s
     allowed += [(v, r) for r in CHILDREN for v in ("get", "list", "watch", "create", "patch",
                                                    "delete")]
     allowed += [("create", "events"), ("patch", "events"), ("get", "secrets")]
+    lease = "leases.coordination.k8s.io"
+    allowed += [("create", lease), ("get", f"{lease}/dso-dashstream-operator"),
+                ("patch", f"{lease}/dso-dashstream-operator")]
     for verb, resource in allowed:
         assert can_i(kubectl, sa, verb, resource, *ns), f"{verb} {resource}"
     for resource in OWN:
@@ -95,6 +98,10 @@ def test_rbac_matrix(helm: str, kubectl: str, namespace: str, other_namespace: s
         ("delete", "namespaces"),
         ("patch", "namespaces"),
         ("impersonate", "serviceaccounts", *ns),
+        ("get", f"{lease}/kube-controller-manager", *ns),  # only its own Lease
+        ("update", f"{lease}/dso-dashstream-operator", *ns),
+        ("delete", f"{lease}/dso-dashstream-operator", *ns),
+        ("create", lease, "-n", other_namespace),
     ]
     for verb, resource, *extra in denied:
         assert not can_i(kubectl, sa, verb, resource, *extra), f"{verb} {resource} {extra}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -37,18 +38,28 @@ def test_helm_lint_is_clean(helm: str, values: list[str]) -> None:
     assert "1 chart(s) linted, 0 chart(s) failed" in res.stdout
 
 
+def watched_roles(docs: list[dict[str, Any]], kind: str = "Role") -> list[dict[str, Any]]:
+    """The Roles (or bindings) of watched namespaces: all but the leader Lease's."""
+    return [d for d in by_kind(docs, kind) if not d["metadata"]["name"].endswith("-leader")]
+
+
 def test_template_default_values(helm: str) -> None:
     docs = template(helm)
     assert sorted(d["kind"] for d in docs) == sorted([
         "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
-        "Service", "Deployment", "Pod"])  # Pod: the helm test hook
+        "Role", "RoleBinding",  # the leader-election Lease's
+        "PodDisruptionBudget", "Service", "Deployment", "Pod"])  # Pod: the helm test hook
     dep = one(docs, "Deployment")
-    assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"] == {"type": "Recreate"}
+    assert dep["spec"]["replicas"] == 2 and dep["spec"]["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    assert one(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
     pod = dep["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["image"] == "dashstream/dashstream-operator:0.1.0"
     assert container["args"][:2] == ["--namespace=dashstream-system",
                                      "--liveness=http://0.0.0.0:8080/healthz"]
+    assert "--leader-elect" in container["args"]
+    assert "--leader-elect-lease=dashstream-operator" in container["args"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["DASHSTREAM_DEFAULT_IMAGE"] == "dashstream/dashstream-workloads:0.1.0"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -61,8 +72,13 @@ def test_template_default_values(helm: str) -> None:
     assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
-    role = one(docs, "Role")
+    (role,) = watched_roles(docs)
     assert role["metadata"]["namespace"] == "dashstream-system"
+    (lease_role,) = [r for r in by_kind(docs, "Role") if r not in watched_roles(docs)]
+    assert lease_role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "resourceNames": ["dashstream-operator"], "verbs": ["get", "patch"]}]
     crd_role = one(docs, "ClusterRole")
     # Cluster-wide, read-only, and only what kopf needs to observe the cluster.
     assert crd_role["rules"] == [{"apiGroups": ["apiextensions.k8s.io"],
@@ -80,8 +96,10 @@ def test_template_all_options(helm: str) -> None:
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted([
         "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ClusterRole",
-        "ClusterRoleBinding", "Service", "Deployment", "ServiceMonitor", "DashStreamPipeline",
-        "AlertRuleSet", "DashboardSet", "Pod"]), "watchAllNamespaces: no Roles"
+        "ClusterRoleBinding", "Role", "RoleBinding", "PodDisruptionBudget", "Service",
+        "Deployment", "ServiceMonitor", "DashStreamPipeline", "AlertRuleSet", "DashboardSet",
+        "Pod"]), "watchAllNamespaces: no Roles but the Lease's"
+    assert one(docs, "Deployment")["spec"]["replicas"] == 3
     dep = one(docs, "Deployment")
     (container,) = dep["spec"]["template"]["spec"]["containers"]
     assert container["image"] == ("images.example/dashstream/dashstream-operator@sha256:"
@@ -121,17 +139,17 @@ def test_rbac_has_no_wildcards_and_reads_secrets_only_by_name(helm: str,
 
 def test_watch_namespaces_get_a_role_each(helm: str) -> None:
     docs = template(helm, "--set", "watchNamespaces={team-a,team-b}")
-    assert sorted(r["metadata"]["namespace"] for r in by_kind(docs, "Role")) == [
+    assert sorted(r["metadata"]["namespace"] for r in watched_roles(docs)) == [
         "team-a", "team-b"]
-    assert sorted(b["metadata"]["namespace"] for b in by_kind(docs, "RoleBinding")) == [
+    assert sorted(b["metadata"]["namespace"] for b in watched_roles(docs, "RoleBinding")) == [
         "team-a", "team-b"]
     (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert [a for a in container["args"] if a.startswith("--namespace")] == [
         "--namespace=team-a", "--namespace=team-b"]
     all_ns = template(helm, "--set", "watchAllNamespaces=true")
-    assert not by_kind(all_ns, "Role")
+    assert not watched_roles(all_ns)
     rules = {r["metadata"]["name"]: r["rules"] for r in by_kind(all_ns, "ClusterRole")}
-    assert by_kind(docs, "Role")[0]["rules"] in rules.values(), "same rules cluster-wide"
+    assert watched_roles(docs)[0]["rules"] in rules.values(), "same rules cluster-wide"
 
 
 @pytest.mark.parametrize(("args", "complaint"), [
@@ -211,7 +229,7 @@ def test_gen_chart_check_fails_after_a_hand_edit(tmp_path: Path) -> None:
     crd.write_text(crd.read_text().replace("shortNames:", "shortNames:\n    - pipe"))
     (repo / "charts/dashstream-operator/files/dashboards/hand-made.json").write_text("{}")
     install = repo / "manifests/install/dashstream-operator.yaml"
-    install.write_text(install.read_text().replace("replicas: 1", "replicas: 2"))
+    install.write_text(install.read_text().replace("replicas: 2", "replicas: 3"))
     res = run(*script, "--check", ok=False)
     assert res.returncode == 1
     assert "charts/dashstream-operator/crds/dashstream.io_dashstreampipelines.yaml" in res.stdout

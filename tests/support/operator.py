@@ -134,10 +134,12 @@ def log_problems(text: str, expected: Sequence[str] = ()) -> list[str]:
 @contextmanager
 def run_operator(namespaces: list[str], log_dir: Path, resync: float = 3.0,
                  extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
-                 liveness: str | None = None) -> Iterator[OperatorProcess]:
-    """``liveness``: the operator's --liveness URL; by default a free loopback port."""
+                 liveness: str | None = None, name: str = "operator",
+                 ) -> Iterator[OperatorProcess]:
+    """``liveness``: the operator's --liveness URL; by default a free loopback port.
+    ``name``: of the log file, for several operators on the same namespaces."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"operator-{'-'.join(namespaces)[:60]}.log"
+    log_path = log_dir / f"{name}-{'-'.join(namespaces)[:60]}.log"
     port = None
     if liveness is None:
         port = free_port()
