@@ -54,6 +54,14 @@ def _micro_time(at: datetime) -> str:
 
 
 class LeaderElection:
+    """One replica's side of the election: :meth:`wait_until_leader` as a standby, then
+    :meth:`keep_renewing` while it reconciles, :meth:`release` when it stops.
+
+    Every request is bounded by ``retry`` seconds, and a watchdog, not the renewing
+    loop, decides that the Lease is lost: a renewal that hangs cannot keep a leader
+    reconciling past ``renew_deadline`` after the last renewal *sent* (so before the
+    write a successor times from), which is shorter than the lease duration."""
+
     def __init__(self, api: client.CoordinationV1Api, namespace: str, name: str,
                  identity: str, *, lease_seconds: int = 10, renew_deadline: float = 7.0,
                  retry: float = 1.5, clock: Callable[[], float] = time.monotonic) -> None:
@@ -66,7 +74,13 @@ class LeaderElection:
         self._clock = clock
         self._seen: LeaseRecord | None = None
         self._seen_at = clock()
+        self._renewed_sent = clock()  # when the last successful renewal was sent
+        self._threads: list[threading.Thread] = []
         self.stop = threading.Event()
+
+    def _call(self, method: str, *args: Any) -> Any:
+        # Bounded: the kubernetes client waits forever on a half-open connection.
+        return getattr(self.api, method)(*args, _request_timeout=self.retry)
 
     def _record(self, lease: Any) -> LeaseRecord:
         spec = lease.spec
@@ -75,21 +89,21 @@ class LeaderElection:
 
     def try_acquire_or_renew(self) -> bool:
         """One attempt; True when this replica holds the Lease afterwards."""
-        now = datetime.now(UTC)
+        now, sent = datetime.now(UTC), self._clock()
         try:
-            lease: Any = self.api.read_namespaced_lease(self.name, self.namespace)
+            lease: Any = self._call("read_namespaced_lease", self.name, self.namespace)
         except client.ApiException as exc:
             if exc.status != 404:
                 raise
-            return self._write(None, now)
+            return self._write(None, now, sent)
         record = self._record(lease)
         if record != self._seen:
             self._seen, self._seen_at = record, self._clock()
         if not may_take(record, self.identity, self._clock() - self._seen_at):
             return False
-        return self._write(lease, now)
+        return self._write(lease, now, sent)
 
-    def _write(self, lease: Any, now: datetime) -> bool:
+    def _write(self, lease: Any, now: datetime, sent: float) -> bool:
         spec: dict[str, Any] = {"holderIdentity": self.identity,
                                 "leaseDurationSeconds": self.lease_seconds,
                                 "renewTime": _micro_time(now)}
@@ -106,16 +120,17 @@ class LeaderElection:
                 (lease.spec.lease_transitions or 0) + 1)
         try:
             if lease is None:
-                self.api.create_namespaced_lease(self.namespace, body)
+                self._call("create_namespaced_lease", self.namespace, body)
             else:
                 # A patch on the version it was decided on (a 409 if anyone wrote since):
                 # the chart grants "patch", never whole-object "update".
                 body["metadata"]["resourceVersion"] = lease.metadata.resource_version
-                self.api.patch_namespaced_lease(self.name, self.namespace, body)
+                self._call("patch_namespaced_lease", self.name, self.namespace, body)
         except client.ApiException as exc:
-            if exc.status in (409, 422):  # another replica wrote first: look again
+            if exc.status == 409:  # another replica wrote first: look again
                 return False
             raise
+        self._renewed_sent = sent
         self._seen = LeaseRecord(self.identity, "", self.lease_seconds)  # ours: never stale
         self._seen_at = self._clock()
         if not ours:
@@ -128,7 +143,8 @@ class LeaderElection:
         try:
             return self.try_acquire_or_renew()
         except Exception as exc:  # the API server away: the next retry tries again
-            log.warning("leader election: %s", exc.__class__.__name__)
+            reason = getattr(exc, "reason", None) or exc.__class__.__name__
+            log.warning("leader election: %s (%s)", reason, getattr(exc, "status", ""))
             return False
 
     def wait_until_leader(self) -> bool:
@@ -144,36 +160,40 @@ class LeaderElection:
             self.stop.wait(self.retry)
         return False
 
-    def keep_renewing(self, on_lost: Callable[[], None]) -> threading.Thread:
-        """Renew every ``retry`` seconds in a thread; ``on_lost`` once renewing failed
-        for ``renew_deadline`` seconds or another replica holds the Lease."""
-        def run() -> None:
-            last = self._clock()
+    def keep_renewing(self, on_lost: Callable[[], None]) -> None:
+        """Renew every ``retry`` seconds in one thread; a watchdog thread calls
+        ``on_lost`` once no renewal sent in the last ``renew_deadline`` seconds
+        succeeded, or another replica holds the Lease."""
+        def renew() -> None:
             while not self.stop.wait(self.retry):
-                if self._attempt():
-                    last = self._clock()
-                    continue
+                self._attempt()
+
+        def watch() -> None:
+            while not self.stop.wait(min(0.5, self.retry)):
                 taken = self._seen is not None and self._seen.holder not in ("", self.identity)
-                if taken or self._clock() - last > self.renew_deadline:
+                if taken or self._clock() - self._renewed_sent > self.renew_deadline:
                     log.error("leader election: lost the Lease %s/%s (held by %s); stopping "
                               "so that only one replica reconciles", self.namespace, self.name,
-                              self._seen.holder if self._seen else "nobody")
+                              self._seen.holder if taken and self._seen else "nobody renewed")
                     on_lost()
                     return
 
-        thread = threading.Thread(target=run, name="lease-renewal", daemon=True)
-        thread.start()
-        return thread
+        for name, target in (("lease-renewal", renew), ("lease-watchdog", watch)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def release(self) -> None:
         """Give the Lease up (on shutdown): a standby takes it within one retry."""
         self.stop.set()
+        for thread in self._threads:  # a renewal under way must not write it back
+            thread.join(timeout=3 * self.retry)
         try:
-            lease: Any = self.api.read_namespaced_lease(self.name, self.namespace)
+            lease: Any = self._call("read_namespaced_lease", self.name, self.namespace)
             if lease.spec.holder_identity != self.identity:
                 return
             now = _micro_time(datetime.now(UTC))
-            self.api.patch_namespaced_lease(self.name, self.namespace, {
+            self._call("patch_namespaced_lease", self.name, self.namespace, {
                 "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": self.name, "namespace": self.namespace,
                              "resourceVersion": lease.metadata.resource_version},

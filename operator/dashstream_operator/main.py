@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,8 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ha.add_argument("--leader-elect-lease", default="dashstream-operator", metavar="NAME",
                     help="name of the Lease (default: %(default)s)")
     ha.add_argument("--leader-elect-lease-seconds", type=int, default=10, metavar="S",
-                    help="a standby takes over when the Lease was not renewed for this long "
-                    "(default: %(default)s; renewed every %(default)s/7 s or so)")
+                    help="a standby takes over when the Lease was not renewed for this long; "
+                    "the leader renews every 15 %% of it and stops when 70 %% passed without "
+                    "a renewal (default: %(default)s)")
     args = p.parse_args(argv)
     if args.leader_elect and not args.leader_elect_namespace:
         p.error("--leader-elect needs --leader-elect-namespace NS (or $POD_NAMESPACE)")
@@ -99,23 +101,26 @@ def main(argv: list[str] | None = None) -> int:
         # Every watch event of every child runs a handler; one INFO line each would
         # bury what matters (at 1,000 objects, megabytes a minute).
         logging.getLogger("kopf.objects").addFilter(_quiet_watch_successes)
-    election = _elect(args) if args.leader_elect else None
+    stop_flag = threading.Event()  # set by SIGTERM before kopf installs its own handling
+    election = _elect(args, stop_flag) if args.leader_elect else None
     if args.leader_elect and election is None:
         return 0  # stopped while a standby
     from dashstream_operator.observability import METRICS
 
     METRICS.leader.set(1)
     try:
-        _run_kopf(kopf, Identity, args)
+        _run_kopf(kopf, Identity, args, stop_flag)
     finally:
         if election is not None:
             election.release()
     return 0
 
 
-def _elect(args: argparse.Namespace) -> LeaderElection | None:
+def _elect(args: argparse.Namespace, stop_flag: threading.Event) -> LeaderElection | None:
     """Wait as a standby (serving /healthz) until this replica holds the Lease; then
-    renew it in a thread. None: stopped (SIGTERM) before becoming the leader."""
+    renew it in a thread. None: stopped (SIGTERM) before becoming the leader. A SIGTERM
+    after that, before kopf handles signals itself, sets ``stop_flag``: kopf then stops
+    at once and the Lease is released."""
     import signal
     import uuid
 
@@ -131,24 +136,25 @@ def _elect(args: argparse.Namespace) -> LeaderElection | None:
         # The pod's name is unique among pods; the random part among local processes.
         f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}",
         lease_seconds=lease, renew_deadline=lease * 0.7, retry=lease * 0.15)
-    stop = election.stop
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        with standby_endpoint(args.liveness):
-            if not election.wait_until_leader():
-                return None
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    def stopping(*_: object) -> None:
+        election.stop.set()
+        stop_flag.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stopping)
+    with standby_endpoint(args.liveness):
+        if not election.wait_until_leader():
+            return None
     # Losing the Lease while reconciling: exit at once (no cleanup that could write),
     # the pod restarts as a standby — as client-go's leader election does.
     election.keep_renewing(on_lost=lambda: os._exit(1))
     return election
 
 
-def _run_kopf(kopf: Any, identity: Any, args: argparse.Namespace) -> None:
+def _run_kopf(kopf: Any, identity: Any, args: argparse.Namespace,
+              stop_flag: threading.Event) -> None:
     kopf.run(
+        stop_flag=stop_flag,
         standalone=True,  # no kopf peering: one replica, or leader election (leader.py)
         clusterwide=args.all_namespaces,
         namespaces=args.namespace,

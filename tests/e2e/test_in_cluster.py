@@ -21,6 +21,7 @@ import base64
 import http.client
 import os
 import secrets
+import signal
 import tempfile
 import urllib.parse
 from contextlib import ExitStack
@@ -34,7 +35,7 @@ from kubernetes.dynamic import DynamicClient
 from support.env import REPO, require_env
 from support.kube import apply, list_custom, name_of, present
 from support.pipelines import broker_topic, condition, condition_true, get_pipeline
-from support.replicas import holes, pod_viewers, span
+from support.replicas import holes, pod_urls, span, viewers
 from support.scenario import (
     injected_gap_fires_alert,
     rule_file_from_configmap,
@@ -66,15 +67,31 @@ def node_with_images(core: client.CoreV1Api, images: set[str]) -> str | None:
     return None
 
 
-def lease_holder(api: client.ApiClient, ns: str) -> str | None:
-    """The pod holding the operator's Lease (its identity is "<pod>_<random>")."""
+def lease_identity(api: client.ApiClient, ns: str) -> str:
     try:
         lease: Any = client.CoordinationV1Api(api).read_namespaced_lease(
             f"{RELEASE}-dashstream-operator", ns)
     except client.ApiException:
-        return None
-    holder = lease.spec.holder_identity or ""
-    return holder.rsplit("_", 1)[0] or None
+        return ""
+    return str(lease.spec.holder_identity or "")
+
+
+def lease_holder(api: client.ApiClient, ns: str) -> str | None:
+    """The pod holding the operator's Lease (its identity is "<pod>_<random>")."""
+    return lease_identity(api, ns).rsplit("_", 1)[0] or None
+
+
+def operator_pid(pod: str) -> int:
+    """The operator process of ``pod`` on the local node (its HOSTNAME is the pod name)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes()
+            env = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"dashstream-operator" in cmd and f"HOSTNAME={pod}".encode() in env:
+            return int(proc.name)
+    raise AssertionError(f"no operator process of pod {pod} on this node")
 
 
 def replicas_stream_everything(apps: client.AppsV1Api, core: client.CoreV1Api,
@@ -88,30 +105,32 @@ def replicas_stream_everything(apps: client.AppsV1Api, core: client.CoreV1Api,
     apply(dyn, doc)
     wait_until(lambda: present(apps.read_namespaced_deployment(deployment, ns).status
                                ).ready_replicas == 3, timeout=120, what="3 replicas ready")
-    viewers, _ = wait_until(lambda: len(v := pod_viewers(core, ns, name)) == 3 and v,
-                            timeout=60, what="a viewer on each of the 3 pods")
+    urls, _ = wait_until(lambda: len(u := pod_urls(core, ns, name)) == 3 and u,
+                         timeout=60, what="the 3 pods running")
+    clients = viewers(urls)
     try:
         wait_until(lambda: all(len(span(v.snapshot().events)) == 3 and
                                min(last - first for first, last in
                                    span(v.snapshot().events).values()) >= 10
-                               for v in viewers.values()), timeout=90,
+                               for v in clients.values()), timeout=90,
                    what="each viewer: 10 events or more of every partition")
-        for pod, viewer in viewers.items():
+        for pod, viewer in clients.items():
             got = viewer.snapshot()
             assert holes(got.events) == {}, (pod, holes(got.events))
         print("3 websocket-server replicas: each pod's viewer got every event of all 3 "
               "partitions, in order: " + ", ".join(
-                  f"{pod[-5:]} {len(v.snapshot().events)}" for pod, v in viewers.items()))
+                  f"{pod[-5:]} {len(v.snapshot().events)}" for pod, v in clients.items()))
         doc["spec"]["components"]["websocketServer"] = {"replicas": 1}
         apply(dyn, doc)
-        survivor, _ = wait_until(lambda: len(v := pod_viewers(core, ns, name)) == 1
-                                 and present(apps.read_namespaced_deployment(
-                                     deployment, ns).status).replicas == 1
-                                 and next(iter(v)), timeout=120, what="scaled to 1")
-        gone = next(pod for pod in viewers if pod != survivor)
-        before = viewers[gone].snapshot().events
+        left, _ = wait_until(lambda: len(u := pod_urls(core, ns, name)) == 1
+                             and present(apps.read_namespaced_deployment(
+                                 deployment, ns).status).replicas == 1
+                             and u, timeout=120, what="scaled to 1")
+        survivor = next(iter(left))
+        gone = next(pod for pod in clients if pod != survivor)
+        before = clients[gone].snapshot().events
         cursor = ",".join(f"{p}:{last}" for p, (_, last) in sorted(span(before).items()))
-        resumed = pod_viewers(core, ns, name, f"?since={cursor}")[survivor]
+        resumed = viewers(left, f"?since={cursor}")[survivor]
         try:
             wait_until(lambda: len(resumed.snapshot().events) >= 10, timeout=60,
                        what="the reconnected viewer resumes")
@@ -123,7 +142,7 @@ def replicas_stream_everything(apps: client.AppsV1Api, core: client.CoreV1Api,
         print(f"scaled to 1: the viewer of {gone} reconnected to {survivor} with its cursor "
               f"and missed nothing ({len(after.events)} events replayed and live)")
     finally:
-        for viewer in viewers.values():
+        for viewer in clients.values():
             viewer.close()
     del doc["spec"]["components"]["websocketServer"]
     apply(dyn, doc)
@@ -230,10 +249,12 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     doc["spec"]["scheduling"] = {"tolerations": [{"key": NODE_TAINT, "operator": "Exists"}]}
     doc["spec"]["components"] = {"qualityMonitor": {
         "settings": {"QUALITY_MONITOR_FAULT_INJECTION": "true"}}}
-    # The leader is killed (no grace, the Lease not released) just before the pipeline
-    # is created: the standby takes over when the Lease expires and reconciles it.
-    core.delete_namespaced_pod(leading, namespace, grace_period_seconds=0)
+    # The leader's process is SIGKILLed (a crash: the Lease is not released) just before
+    # the pipeline is created: the standby takes over when the Lease expires.
+    held = lease_identity(kube_api, namespace)
+    os.kill(operator_pid(leading), signal.SIGKILL)
     apply(dyn, doc)
+    assert lease_identity(kube_api, namespace) == held, "the killed leader released the Lease"
     _, took = wait_until(lambda: condition_true(kube_api, namespace, name, "TopicsReady"),
                          timeout=LEASE_SECONDS + 10, what="TopicsReady after the failover")
     now_leading = lease_holder(kube_api, namespace)

@@ -12,12 +12,11 @@ from kubernetes import client
 from integration.workloads.clients import WsClient
 from support.kube import name_of, present
 
-__all__ = ["holes", "pod_viewers", "span"]
+__all__ = ["holes", "pod_urls", "span", "viewers"]
 
 
-def pod_viewers(core: client.CoreV1Api, ns: str, pipeline: str,
-                query: str = "") -> dict[str, WsClient]:
-    """One WebSocket client per running websocket-server pod of ``pipeline``."""
+def pod_urls(core: client.CoreV1Api, ns: str, pipeline: str) -> dict[str, str]:
+    """The /ws URL of each running websocket-server pod of ``pipeline``, by pod name."""
     pods = core.list_namespaced_pod(ns, label_selector=(
         f"app.kubernetes.io/instance={pipeline},"
         "app.kubernetes.io/component=websocket-server")).items
@@ -26,8 +25,13 @@ def pod_viewers(core: client.CoreV1Api, ns: str, pipeline: str,
         if present(pod.status).phase != "Running" or present(pod.metadata).deletion_timestamp:
             continue
         port = (present(pod.spec).containers[0].ports or [])[0].container_port
-        out[name_of(pod)] = WsClient(f"ws://{present(pod.status).pod_ip}:{port}/ws{query}")
+        out[name_of(pod)] = f"ws://{present(pod.status).pod_ip}:{port}/ws"
     return out
+
+
+def viewers(urls: dict[str, str], query: str = "") -> dict[str, WsClient]:
+    """One WebSocket client per URL (close them when done)."""
+    return {pod: WsClient(url + query) for pod, url in urls.items()}
 
 
 def span(events: list[dict[str, Any]]) -> dict[int, tuple[int, int]]:

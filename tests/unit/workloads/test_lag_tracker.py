@@ -86,3 +86,16 @@ def test_new_group_reading_from_latest_has_no_lag() -> None:
     t.set_committed(0, -1001)
     t.set_high_watermark(0, 100, low=0)
     assert t.snapshot().partitions[0].lag == 0
+
+
+def test_a_partition_read_from_its_beginning_lags_by_all_it_holds() -> None:
+    """The websocket-server's broadcast reader reads a partition added later from its
+    beginning even with auto.offset.reset latest: its lag is everything retained."""
+    t = LagTracker(from_earliest=False)
+    t.assign([0, 1])
+    t.set_committed(0, -2)  # OFFSET_BEGINNING
+    t.set_committed(1, -1)  # OFFSET_END: nothing ahead
+    for p in (0, 1):
+        t.set_high_watermark(p, high=50, low=10)
+    snap = t.snapshot()
+    assert snap.partitions[0].lag == 40 and snap.partitions[1].lag == 0

@@ -160,3 +160,17 @@ def test_every_number_is_accounted_for_exactly_once(n: int, data: st.DataObject)
     assert counts["reorder"] == expected_reorders
     assert counts["duplicate"] == expected_dups
     assert v.pending() == 0
+
+
+def test_a_revoked_partitions_threads_are_forgotten_not_counted() -> None:
+    """A partition that moves to another replica and back: the jump in its threads'
+    sequences while another replica owned it is no gap."""
+    v = SequenceValidator(reorder_window=4)
+    for seq in (1, 2, 3):
+        assert v.check("on-p0", seq, partition=0) == []
+        assert v.check("on-p1", seq, partition=1) == []
+    assert v.check("on-p0", 5, partition=0) == []  # 4 pending
+    assert v.forget_partitions([0]) == 1 and len(v) == 1 and v.pending() == 0
+    assert v.check("on-p0", 40, partition=0) == []  # back here: a new start
+    assert v.check("on-p1", 4, partition=1) == []   # the other partition kept its state
+    assert v.check("on-p1", 6, partition=1) == [] and v.pending() == 1

@@ -55,6 +55,8 @@ class ConsumerLoop:
     on_tick
         Called after every poll, busy or idle: timers (session and sequence
         sweeps) run here, in the consuming thread, without locks.
+    on_revoke
+        Partitions the group took away or lost (in the consuming thread).
     before_close
         Runs after the last batch and before the final commit (flush a
         producer whose sends belong to the processed records).
@@ -78,6 +80,7 @@ class ConsumerLoop:
         on_kafka_error: Callable[[KafkaError], None] = lambda _: None,
         on_store_error: Callable[[Exception], None] = lambda _: None,
         on_tick: Callable[[], None] = lambda: None,
+        on_revoke: Callable[[list[int]], None] = lambda _: None,
         before_close: Callable[[], object] = lambda: None,
         stop: threading.Event | None = None,
         batch_size: int = BATCH_SIZE,
@@ -94,6 +97,7 @@ class ConsumerLoop:
         self._on_kafka_error = on_kafka_error
         self._on_store_error = on_store_error
         self._on_tick = on_tick
+        self._on_revoke_cb = on_revoke
         self._batch_size = batch_size
         self._conf = {**conf, "error_cb": self._error_cb}
         self._next_committed_check = 0.0
@@ -123,6 +127,7 @@ class ConsumerLoop:
 
     def _on_revoke(self, _: Consumer, parts: list[TopicPartition]) -> None:
         self.tracker.revoke(tp.partition for tp in parts)
+        self._on_revoke_cb([tp.partition for tp in parts])
         log.info("partitions revoked", extra={"partitions": [tp.partition for tp in parts]})
 
     def start(self) -> None:

@@ -51,6 +51,7 @@ class _Partition:
     high: int | None = None
     low: int | None = None
     no_commit: bool = False  # the group has no committed offset here (yet)
+    from_beginning: bool = False  # read from its beginning whatever auto.offset.reset says
 
     def lag(self, from_earliest: bool) -> int | None:
         if self.high is None:
@@ -60,7 +61,8 @@ class _Partition:
         if self.no_commit:
             # A new group starts at auto.offset.reset: everything retained is
             # ahead of it (earliest), or nothing is (latest).
-            return max(0, self.high - (self.low or 0)) if from_earliest else 0
+            ahead = from_earliest or self.from_beginning
+            return max(0, self.high - (self.low or 0)) if ahead else 0
         return None
 
 
@@ -122,7 +124,9 @@ class LagTracker:
                 state.since = self._clock()
 
     def set_committed(self, partition: int, offset: int) -> None:
-        """The group's committed offset, used until a record is processed."""
+        """The group's committed offset, used until a record is processed; a logical
+        offset (negative) means none, -2 (librdkafka's OFFSET_BEGINNING) that reading
+        starts at the partition's beginning."""
         if offset >= 0:
             self.set_position(partition, offset)
             return
@@ -130,6 +134,7 @@ class LagTracker:
             state = self._parts.get(partition)
             if state is not None:
                 state.no_commit = True
+                state.from_beginning = offset == -2
 
     def set_high_watermark(self, partition: int, high: int, low: int = 0) -> None:
         with self._lock:

@@ -142,7 +142,8 @@ class RecordProcessor:
                 m.messages_success.inc()
             header = msg.header
             if header.thread_id:
-                anomalies.extend(self._validator.check(header.thread_id, header.sequence))
+                anomalies.extend(self._validator.check(header.thread_id, header.sequence,
+                                                       partition))
             if fanout:
                 frame = event_frame(msg, partition, offset, kafka_ts)
                 batch.events.append(Event(Outgoing(partition, offset, frame),
@@ -189,6 +190,10 @@ class RecordProcessor:
         if self._handoff is None:
             return []
         return [Outgoing(-1, -1, anomaly_frame(a)) for a in anomalies]
+
+    def revoked(self, partitions: list[int]) -> None:
+        """The group took these partitions away (a rebalance): forget their threads."""
+        self._validator.forget_partitions(partitions)
 
     def tick(self) -> None:
         """Every poll: serve DLQ delivery reports; twice a second, settle late gaps."""

@@ -56,6 +56,7 @@ class Anomaly:
 class _Thread:
     first: int  # first sequence seen: older numbers were never expected here
     highest: int
+    partition: int = -1  # where its records were last read (a thread keys one partition)
     # missing sequence -> when it went missing; ascending by construction
     pending: dict[int, float] = field(default_factory=dict)
 
@@ -92,14 +93,17 @@ class SequenceValidator:
         """Missing numbers not yet decided (gap or reorder)."""
         return sum(len(t.pending) for t in self._threads.values())
 
-    def check(self, thread_id: str, sequence: int) -> list[Anomaly]:
+    def check(self, thread_id: str, sequence: int, partition: int = -1) -> list[Anomaly]:
         """Record one message; return the anomalies it revealed or settled."""
         if sequence <= 0:
             return []
         state = self._threads.get(thread_id)
         if state is None:
-            return self._new_thread(thread_id, sequence)
+            out = self._new_thread(thread_id, sequence)
+            self._threads[thread_id].partition = partition
+            return out
         self._threads.move_to_end(thread_id)
+        state.partition = partition
         if sequence == state.highest + 1:
             state.highest = sequence
             return self._expire_by_window(thread_id, state)
@@ -109,6 +113,16 @@ class SequenceValidator:
             # It arrived after a higher number of its thread: late, not lost.
             return [Anomaly("reorder", thread_id, sequence)]
         return [Anomaly("duplicate", thread_id, sequence)]
+
+    def forget_partitions(self, partitions: Iterable[int]) -> int:
+        """Forget the threads read from ``partitions`` (revoked from this consumer), pending
+        numbers included, without counting them: their next owner validates them, and if
+        they come back here, the sequence jump since is no gap. Returns how many."""
+        gone = set(partitions)
+        forgotten = [t for t, state in self._threads.items() if state.partition in gone]
+        for thread_id in forgotten:
+            del self._threads[thread_id]
+        return len(forgotten)
 
     def expire(self) -> list[Anomaly]:
         """Declare lost every number missing for longer than ``reorder_timeout``."""

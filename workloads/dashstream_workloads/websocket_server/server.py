@@ -125,12 +125,15 @@ async def run(settings: Mapping[str, Any]) -> None:
     fanout, duty = processor(None, handoff), processor(dlq, None)
     # Every replica reads every partition for its viewers; the group shares out the
     # counting and dead-lettering, so N replicas count and DLQ each record once.
+    # Client errors are counted from the duty consumer only: both readers see the same
+    # brokers, and counting each error twice would double the error rates alerted on.
     reader = ConsumerLoop(consumer_config(settings, f"{WEBSOCKET_SERVER}-broadcast"), topic,
-                          read_tracker, health, fanout.handle_batch, on_kafka_error=kafka_error,
+                          read_tracker, health, fanout.handle_batch,
                           on_tick=fanout.tick, stop=consuming, broadcast=True)
     consumer = ConsumerLoop(consumer_config(settings, WEBSOCKET_SERVER), topic, tracker, health,
                             duty.handle_batch, on_kafka_error=kafka_error,
-                            on_tick=duty.tick, before_close=dlq.flush, stop=consuming)
+                            on_tick=duty.tick, on_revoke=duty.revoked, before_close=dlq.flush,
+                            stop=consuming)
     monitor = LagMonitor(client_config(settings, f"{WEBSOCKET_SERVER}-lag"), topic, tracker,
                          _LagReporter(metrics, health, settings["KAFKA_LAG_STALE_PARTITION_SECS"]))
 
