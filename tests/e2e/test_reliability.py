@@ -18,7 +18,7 @@ from support.pipelines import broker_topic, condition, get_pipeline, pipeline
 from support.wait import wait_until
 
 PIPELINES = 50
-KILLS = 20
+KILLS = 12
 
 
 def topic_ids(admin: Any, names: list[str]) -> dict[str, str]:
