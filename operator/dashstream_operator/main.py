@@ -4,11 +4,11 @@ in-cluster, for some namespaces or all of them."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import socket
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -101,26 +101,33 @@ def main(argv: list[str] | None = None) -> int:
         # Every watch event of every child runs a handler; one INFO line each would
         # bury what matters (at 1,000 objects, megabytes a minute).
         logging.getLogger("kopf.objects").addFilter(_quiet_watch_successes)
-    stop_flag = threading.Event()  # set by SIGTERM before kopf installs its own handling
-    election = _elect(args, stop_flag) if args.leader_elect else None
+    election = _elect(args) if args.leader_elect else None
     if args.leader_elect and election is None:
         return 0  # stopped while a standby
     from dashstream_operator.observability import METRICS
 
     METRICS.leader.set(1)
+    if election is not None:
+        # Released among kopf's cleanup activities (after the resync loop stopped), not
+        # after kopf.run returns: kopf's ultimate exiting timeout may SIGKILL the process
+        # before that, and a standby would then wait a whole lease duration.
+        async def release_lease(**_: Any) -> None:
+            await asyncio.get_running_loop().run_in_executor(None, election.release)
+
+        kopf.on.cleanup(id="leader-release")(release_lease)
     try:
-        _run_kopf(kopf, Identity, args, stop_flag)
+        _run_kopf(kopf, Identity, args)
     finally:
         if election is not None:
             election.release()
     return 0
 
 
-def _elect(args: argparse.Namespace, stop_flag: threading.Event) -> LeaderElection | None:
+def _elect(args: argparse.Namespace) -> LeaderElection | None:
     """Wait as a standby (serving /healthz) until this replica holds the Lease; then
     renew it in a thread. None: stopped (SIGTERM) before becoming the leader. A SIGTERM
-    after that, before kopf handles signals itself, sets ``stop_flag``: kopf then stops
-    at once and the Lease is released."""
+    after that but before kopf handles signals itself (nothing reconciled yet) releases
+    the Lease and exits at once."""
     import signal
     import uuid
 
@@ -136,25 +143,26 @@ def _elect(args: argparse.Namespace, stop_flag: threading.Event) -> LeaderElecti
         # The pod's name is unique among pods; the random part among local processes.
         f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}",
         lease_seconds=lease, renew_deadline=lease * 0.7, retry=lease * 0.15)
-    def stopping(*_: object) -> None:
-        election.stop.set()
-        stop_flag.set()
-
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, stopping)
+        signal.signal(sig, lambda *_: election.stop.set())
     with standby_endpoint(args.liveness):
         if not election.wait_until_leader():
             return None
+
+    def exit_now(*_: object) -> None:
+        election.release()
+        os._exit(0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):  # until kopf installs its own handling
+        signal.signal(sig, exit_now)
     # Losing the Lease while reconciling: exit at once (no cleanup that could write),
     # the pod restarts as a standby — as client-go's leader election does.
     election.keep_renewing(on_lost=lambda: os._exit(1))
     return election
 
 
-def _run_kopf(kopf: Any, identity: Any, args: argparse.Namespace,
-              stop_flag: threading.Event) -> None:
+def _run_kopf(kopf: Any, identity: Any, args: argparse.Namespace) -> None:
     kopf.run(
-        stop_flag=stop_flag,
         standalone=True,  # no kopf peering: one replica, or leader election (leader.py)
         clusterwide=args.all_namespaces,
         namespaces=args.namespace,
