@@ -1,6 +1,6 @@
 """A broker outage is quiet and bounded: one Event per pipeline per transition, no
 status write while nothing changes, librdkafka's lines in the JSON log, /healthz
-staying 200 with 100 pipelines, and SIGTERM honoured while Kafka calls hang."""
+staying 200 with 60 pipelines, and SIGTERM honoured while Kafka calls hang."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from support.operator import run_operator
 from support.pipelines import condition, pipeline
 from support.wait import wait_until
 
-PIPELINES = 100
+PIPELINES = 60
 OFF = {"websocketServer": {"enabled": False}, "prometheusExporter": {"enabled": False},
        "qualityMonitor": {"enabled": False}}
 

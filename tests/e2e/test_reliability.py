@@ -121,7 +121,7 @@ def test_kafka_down_for_four_passes(kube_api: client.ApiClient, dyn: DynamicClie
     """An outage that outlasts several resync passes (each retrying and failing), then
     recovery. A short interval makes it several passes in seconds; outages of every
     length and timing also come from the exploration's broker-stop fault."""
-    with run_operator([namespace], artifacts_dir / "logs", resync=3.0) as op:
+    with run_operator([namespace], artifacts_dir / "logs", resync=1.5) as op:
         apply(dyn, pipeline("p", namespace, kafka_bootstrap,
                             [{"name": f"{namespace}-outage", "role": "events"}]))
 

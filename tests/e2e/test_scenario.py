@@ -104,7 +104,8 @@ def test_user_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace
         args = [a if not a.startswith("--liveness=") else
                 f"--liveness=http://127.0.0.1:{op_port}/healthz" for a in ctr["args"]]
         env = {**os.environ, **{e["name"]: e.get("value", "") for e in ctr.get("env") or []
-                                if "value" in e}}
+                                if "value" in e},
+               "POD_NAMESPACE": namespace}  # the Deployment's fieldRef: its Lease's namespace
         stack.enter_context(process([sys.executable, "-m", "dashstream_operator.main", *args],
                                     env, logs / "operator.log"))
 

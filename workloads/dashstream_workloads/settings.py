@@ -132,6 +132,11 @@ SETTINGS: tuple[Setting, ...] = (
     _s("KAFKA_AUTO_OFFSET_RESET", "earliest", CONSUMERS,
        "Where a new consumer group starts; earliest loses nothing after downtime.",
        choices=("earliest", "latest")),
+    _s("KAFKA_SESSION_TIMEOUT_MS", "45000", CONSUMERS,
+       "How long the group waits for a consumer that stopped answering (a crashed pod) "
+       "before handing its partitions to another replica (librdkafka's "
+       "session.timeout.ms; the broker bounds it, 6000-300000 by default).", "int",
+       minimum=1000),
     _s("SCHEMA_COMPATIBILITY", "Exact", CONSUMERS,
        "Accepted header schema versions: Exact, ForwardCompatible (newer too) or "
        "BackwardCompatible (older too).",

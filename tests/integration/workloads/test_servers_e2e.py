@@ -192,7 +192,7 @@ def test_exporter_crash_redelivers_at_least_once(
 ) -> None:
     events_topic, _ = topic_pair
     monitor = servers(QUALITY_MONITOR, {"QUALITY_MONITOR_RATE": "200"})
-    first = servers(PROMETHEUS_EXPORTER, name="exporter-1")
+    first = servers(PROMETHEUS_EXPORTER, {"KAFKA_SESSION_TIMEOUT_MS": "6000"}, name="exporter-1")
     wait_until(lambda: exporter_tally(first)["queries"] >= 300, timeout=60, what="exporter-1")
     # Pause the producer so "processed" can be read exactly, then crash the exporter.
     os.kill(monitor.proc.pid, signal.SIGSTOP)
@@ -208,7 +208,7 @@ def test_exporter_crash_redelivers_at_least_once(
     assert committed <= processed, "an offset was committed before its record was processed"
 
     # The broker hands the dead member's partitions over only after its session
-    # times out (librdkafka's session.timeout.ms, 45 s by default).
+    # times out (KAFKA_SESSION_TIMEOUT_MS: 6 s here, 45 s by default).
     second = servers(PROMETHEUS_EXPORTER, name="exporter-2")
     wait_until(lambda: exporter_tally(second)["queries"] > processed - committed, timeout=120,
                what="exporter-2 consuming")

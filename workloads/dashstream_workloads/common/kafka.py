@@ -97,6 +97,7 @@ def consumer_config(
         {
             "group.id": group_id or settings["KAFKA_GROUP_ID"],
             "auto.offset.reset": settings["KAFKA_AUTO_OFFSET_RESET"],
+            "session.timeout.ms": settings["KAFKA_SESSION_TIMEOUT_MS"],
             "enable.auto.commit": True,
             "enable.auto.offset.store": False,
             "enable.partition.eof": False,
