@@ -76,6 +76,7 @@ class LeaderElection:
         self._seen_at = clock()
         self._renewed_sent = clock()  # when the last successful renewal was sent
         self._threads: list[threading.Thread] = []
+        self._released = False
         self.stop = threading.Event()
 
     def _call(self, method: str, *args: Any) -> Any:
@@ -184,7 +185,11 @@ class LeaderElection:
             self._threads.append(thread)
 
     def release(self) -> None:
-        """Give the Lease up (on shutdown): a standby takes it within one retry."""
+        """Give the Lease up (on shutdown): a standby takes it within one retry. Once:
+        called from kopf's cleanup and again, as a fallback, after kopf.run returns."""
+        if self._released:
+            return
+        self._released = True
         self.stop.set()
         for thread in self._threads:  # a renewal under way must not write it back
             thread.join(timeout=3 * self.retry)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,6 +169,10 @@ class LagMonitor:
         What to watch.
     on_round
         Called after each round with (snapshot, error or None, seconds taken).
+    followers
+        More (tracker, callback) pairs over the same topic: one fetch per partition
+        serves them all (the websocket-server's broadcast reader reads a superset of its
+        group share's partitions).
     """
 
     def __init__(
@@ -178,6 +182,7 @@ class LagMonitor:
         tracker: LagTracker,
         on_round: Callable[[LagSnapshot, str | None, float], None],
         timeout: float = 5.0,
+        followers: Sequence[tuple[LagTracker, Callable[[LagSnapshot], None]]] = (),
     ) -> None:
         # librdkafka requires a group.id on a consumer handle even if it never joins.
         self._client = Consumer({**conf, "group.id": "dashstream-lag-probe",
@@ -185,13 +190,15 @@ class LagMonitor:
         self._topic = topic
         self._tracker = tracker
         self._on_round = on_round
+        self._followers = tuple(followers)
         self._timeout = timeout
 
     def poll_once(self) -> bool:
         """One blocking round; True when every watermark fetch succeeded."""
         start = time.perf_counter()
         error: str | None = None
-        partitions = self._tracker.assigned()
+        trackers = (self._tracker, *(t for t, _ in self._followers))
+        partitions = sorted({p for t in trackers for p in t.assigned()})
         try:
             if not partitions:
                 # Nothing assigned yet: still prove the broker answers and the topic
@@ -204,12 +211,15 @@ class LagMonitor:
                 low, high = self._client.get_watermark_offsets(
                     TopicPartition(self._topic, p), timeout=self._timeout, cached=False
                 )
-                self._tracker.set_high_watermark(p, high, low)
+                for t in trackers:  # a tracker ignores partitions it does not hold
+                    t.set_high_watermark(p, high, low)
         except Exception as exc:  # KafkaException, or a timeout returning None
             error = str(exc) or type(exc).__name__
         if error is not None:
             log.warning("lag poll failed", extra={"error": error})
         self._on_round(self._tracker.snapshot(), error, time.perf_counter() - start)
+        for tracker, follow in self._followers:
+            follow(tracker.snapshot())
         return error is None
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:

@@ -134,16 +134,15 @@ async def run(settings: Mapping[str, Any]) -> None:
                             duty.handle_batch, on_kafka_error=kafka_error,
                             on_tick=duty.tick, on_revoke=duty.revoked, before_close=dlq.flush,
                             stop=consuming)
-    monitor = LagMonitor(client_config(settings, f"{WEBSOCKET_SERVER}-lag"), topic, tracker,
-                         _LagReporter(metrics, health, settings["KAFKA_LAG_STALE_PARTITION_SECS"]))
 
-    def broadcast_lag(snap: LagSnapshot, _error: str | None, _seconds: float) -> None:
+    def broadcast_lag(snap: LagSnapshot) -> None:
         for partition, state in snap.partitions.items():
             if state.lag is not None:
                 metrics.broadcast_lag.labels(str(partition)).set(state.lag)
 
-    read_monitor = LagMonitor(client_config(settings, f"{WEBSOCKET_SERVER}-broadcast-lag"),
-                              topic, read_tracker, broadcast_lag)
+    monitor = LagMonitor(client_config(settings, f"{WEBSOCKET_SERVER}-lag"), topic, tracker,
+                         _LagReporter(metrics, health, settings["KAFKA_LAG_STALE_PARTITION_SECS"]),
+                         followers=[(read_tracker, broadcast_lag)])
 
     app = web.Application()
     add_common_routes(app, ServerInfo(
@@ -159,9 +158,7 @@ async def run(settings: Mapping[str, Any]) -> None:
     async def body(stop: asyncio.Event) -> None:
         reader.start()
         consumer.start()
-        interval = settings["KAFKA_LAG_CHECK_INTERVAL_SECS"]
-        tasks = [asyncio.create_task(monitor.run(interval, stop)),
-                 asyncio.create_task(read_monitor.run(interval, stop))]
+        tasks = [asyncio.create_task(monitor.run(settings["KAFKA_LAG_CHECK_INTERVAL_SECS"], stop))]
         redis_stop = asyncio.Event()
         if redis is not None:
             tasks.append(asyncio.create_task(redis.run_writer(redis_stop)))
