@@ -108,7 +108,7 @@ def injected_gap_fires_alert(prom_port: int, rule_file: Path, quality_monitor: s
         f"{quality_monitor}/admin/inject?kind=gap", method="POST"), timeout=10)
     _, took = wait_until(lambda: prom_query(prom_port, gap_expr), timeout=90,
                          what="SequenceGapsDetected expression returns a series")
-    gaps = prom_query(prom_port, "dashstream_sequence_gaps_total")
+    gaps = prom_query(prom_port, "sum(dashstream_sequence_gaps_total)")  # over replicas
     print(f"gap injected via {quality_monitor}: dashstream_sequence_gaps_total="
           f"{gaps[0]['value'][1]}, SequenceGapsDetected expression true {took:.1f}s later")
     assert float(gaps[0]["value"][1]) >= 1

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import pytest
 import yaml
 
@@ -19,7 +20,9 @@ from dashstream_operator.dashboards.builder import (
     target,
     timeseries,
 )
+from dashstream_operator.dashboards.grafana import substitute_template_variables
 from dashstream_operator.validation.dashboards import iter_panels, validate_dashboard
+from dashstream_operator.validation.promql import _children, parse_expr
 from dashstream_workloads.contract import known_series
 
 REPO = Path(__file__).resolve().parents[2]
@@ -295,3 +298,44 @@ def test_builder_refuses_a_panel_wider_than_the_grid() -> None:
     b = DashboardBuilder("x", "X", tags=[], description="", probe_metric="up")
     with pytest.raises(ValueError, match="24-column grid"):
         b.add(stat("too wide", ["up"], w=25))
+
+
+# --- replicas: a panel shows the pipeline, not one replica's share -------------------
+
+#: Panels that are about each replica on purpose (one line per replica), and why.
+PER_REPLICA_PANELS = {
+    # A restart of any replica is worth seeing as its own line.
+    ("dashstream-exporter", "Process Uptime"),
+}
+
+
+def _unaggregated_selectors(expr: str) -> list[str]:
+    """Selectors of ``expr`` with no aggregation (sum, max, avg, ...) above them."""
+    bare: list[str] = []
+    stack: list[tuple[Any, bool]] = [(parse_expr(substitute_template_variables(expr)), False)]
+    while stack:
+        node, aggregated = stack.pop()
+        if isinstance(node, promql_parser.VectorSelector) and not aggregated:
+            bare.append(node.name or str(node))
+        inside = aggregated or isinstance(node, promql_parser.AggregateExpr)
+        stack.extend((child, inside) for child in _children(node))
+    return bare
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_every_query_aggregates_over_replicas(name: str) -> None:
+    """Exporter replicas and the websocket-server's counting share split the partitions
+    (one replica may own none), so a bare series shows one replica's share, or its
+    initial 0: every series is aggregated, except in the declared per-replica panels."""
+    dashboard = committed()[name]
+    bare = [(p["title"], s) for p, _ in iter_panels(dashboard)
+            if (dashboard["uid"], p["title"]) not in PER_REPLICA_PANELS
+            for t in p.get("targets", []) if "expr" in t
+            for s in _unaggregated_selectors(t["expr"])]
+    assert bare == []
+
+
+def test_the_aggregation_check_sees_a_bare_series() -> None:
+    assert _unaggregated_selectors('time() - x{namespace=~"$namespace"}') != []
+    assert _unaggregated_selectors("sum(rate(x[$__rate_interval])) / clamp_min(y, 1)") == ["y"]
+    assert _unaggregated_selectors("avg(x and on (job) (y > 0))") == []

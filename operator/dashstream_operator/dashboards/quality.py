@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .builder import DashboardBuilder, gauge, piechart, stat, target, timeseries
-from .exprs import STAT_WINDOW, histogram_quantile, rate, sel
+from .exprs import RATE_WINDOW, STAT_WINDOW, histogram_quantile, rate, sel
 
 __all__ = ["PANEL_TITLES", "UID", "build"]
 
@@ -23,7 +23,8 @@ _QUERIES = "dashstream_quality_monitor_queries_total"
 _PASSED = "dashstream_quality_monitor_queries_passed_total"
 _FAILED = "dashstream_quality_monitor_queries_failed_total"
 _RETRIES = "dashstream_quality_retry_count"
-_SCORE = "dashstream_quality_monitor_quality_score"
+_SCORE_HISTOGRAM = "dashstream_quality_score_by_model"
+_GAUGES_UPDATED = "dashstream_exporter_gauges_last_update_timestamp_seconds"
 
 # Quality scores are 0..1 fractions, not percentages: shown as 0.93, as in the seeds.
 _QUALITY_STEPS = ((None, "red"), (0.8, "orange"), (0.9, "green"))
@@ -41,6 +42,16 @@ def _ratio(numerator: str, denominator: str, window: str = STAT_WINDOW) -> str:
             f"clamp_min({rate(denominator, window=window)}, 1e-9)")
 
 
+def _latest(gauge: str) -> str:
+    """Mean of the exporter replicas' last-event gauge, over replicas that have set it.
+
+    Each replica sets these gauges from its own share of the partitions; one that
+    owns none keeps the initial 0, which must not drag the mean down.
+    """
+    return (f"avg({sel(gauge)} and on (namespace, job, instance) "
+            f"({sel(_GAUGES_UPDATED)} > 0))")
+
+
 def _percentiles(histogram: str, unit_legend: str) -> list[Any]:
     return [target(histogram_quantile(q, histogram), f"p{round(q * 100)} {unit_legend}".strip())
             for q in (0.5, 0.95, 0.99)]
@@ -52,10 +63,11 @@ def _overview(b: DashboardBuilder) -> None:
              thresholds=_SUCCESS_STEPS,
              description="Queries that passed the quality threshold over the last 5 "
                          "minutes. Target: >= 90 %."),
-        gauge("Current Quality Score", [sel(_SCORE)], unit="none", decimals=2,
-              thresholds=_QUALITY_STEPS, minimum=0, maximum=1,
-              description="Latest quality score reported by the quality monitor (0-1). "
-                          "Target: >= 0.90."),
+        gauge("Current Quality Score", [_ratio(_SCORE_HISTOGRAM + "_sum",
+                                               _SCORE_HISTOGRAM + "_count")],
+              unit="none", decimals=2, thresholds=_QUALITY_STEPS, minimum=0, maximum=1,
+              description="Mean quality score (0-1) of the events of the last 5 minutes, "
+                          "over every exporter replica. Target: >= 0.90."),
         stat("Average Retries", [f"{rate(_RETRIES + '_sum', window=STAT_WINDOW)} / "
                                  f"clamp_min({rate(_RETRIES + '_count', window=STAT_WINDOW)},"
                                  " 1e-9)"],
@@ -69,17 +81,20 @@ def _overview(b: DashboardBuilder) -> None:
 def _quality(b: DashboardBuilder) -> None:
     b.row("Quality").add(
         timeseries("Quality Components (Accuracy, Relevance, Completeness)", [
-            target(f"max({sel('dashstream_quality_accuracy')})", "accuracy"),
-            target(f"max({sel('dashstream_quality_relevance')})", "relevance"),
-            target(f"max({sel('dashstream_quality_completeness')})", "completeness"),
+            target(_latest("dashstream_quality_accuracy"), "accuracy"),
+            target(_latest("dashstream_quality_relevance"), "relevance"),
+            target(_latest("dashstream_quality_completeness"), "completeness"),
         ], unit="none", minimum=0, maximum=1, decimals=2, thresholds=_QUALITY_STEPS,
             threshold_line=True,
-            description="The three quality dimensions (0-1) behind the overall score."),
-        timeseries("Quality Score Trend (6h)", [target(f"max({sel(_SCORE)})", "quality score")],
+            description="The three quality dimensions (0-1) behind the overall score: "
+                        "the latest event's, averaged over exporter replicas."),
+        timeseries("Quality Score Trend (6h)",
+                   [target(_ratio(_SCORE_HISTOGRAM + "_sum", _SCORE_HISTOGRAM + "_count",
+                                  window=RATE_WINDOW), "quality score")],
                    unit="none", minimum=0, maximum=1, decimals=2, thresholds=_QUALITY_STEPS,
                    threshold_line=True, time_from="6h",
-                   description="Overall quality score over the last 6 hours; the dashed "
-                               "line is the 0.90 target."),
+                   description="Mean quality score of the events over the last 6 hours; "
+                               "the dashed line is the 0.90 target."),
         piechart("Model Usage Distribution",
                  [target(rate("dashstream_queries_by_model_total", by="model", fn="increase",
                               window="$__range"), "{{model}}")],

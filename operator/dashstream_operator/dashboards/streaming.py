@@ -22,6 +22,7 @@ UID = "dashstream-streaming"
 _MESSAGES = "websocket_kafka_messages_total"
 _LAG = "websocket_kafka_consumer_lag"
 _OFFSET_AGE = "websocket_kafka_lag_offset_age_seconds"
+_BROADCAST_LAG = "websocket_broadcast_lag"
 _E2E = "websocket_e2e_latency_ms"
 _REDIS_LATENCY = "dashstream_websocket_redis_latency_ms"
 
@@ -50,7 +51,8 @@ def _overview(b: DashboardBuilder) -> None:
                          "(as the HighMessageProcessingErrorRate alert computes it)."),
         stat("Max Consumer Lag", [f"max({sel(_LAG)})"], unit="short", decimals=0,
              thresholds=_LAG_STEPS, w=4,
-             description="Largest lag of any partition (high watermark - offset)."),
+             description="Largest consumer-group lag of any partition (high watermark - "
+                         "offset), from the replica that holds the partition."),
         stat("E2E Latency p99", [histogram_quantile(0.99, _E2E, window=STAT_WINDOW,
                                                     matchers={"stage": "kafka_to_websocket"})],
              unit="ms", w=4,
@@ -103,6 +105,18 @@ def _lag(b: DashboardBuilder) -> None:
                    [target(histogram_quantile(0.99, "websocket_kafka_lag_poll_duration_seconds",
                                               by="status"), "{{status}}")],
                    unit="s", description="Time to fetch Kafka watermarks, by outcome."),
+        timeseries("Broadcast Lag per Replica",
+                   [target(f"sum by (instance) ({sel(_BROADCAST_LAG)})", "{{instance}}")],
+                   unit="short", decimals=0, thresholds=_LAG_STEPS, threshold_line=True,
+                   description="What each replica's viewers have not been sent yet: every "
+                               "replica reads every partition, so replicas are compared, "
+                               "not summed (WebSocketBroadcastLagHigh fires at 10k)."),
+        timeseries("Broadcast Lag per Partition (slowest replica)",
+                   [target(f"max by (partition) ({sel(_BROADCAST_LAG)})",
+                           "partition {{partition}}")],
+                   unit="short", decimals=0,
+                   description="Per partition, the broadcast lag of the replica furthest "
+                               "behind."),
     )
 
 

@@ -5,18 +5,26 @@ dead-lettering, so N replicas count and dead-letter each record exactly once."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from functools import partial
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from dashstream_workloads.contract import PROMETHEUS_EXPORTER, QUALITY_MONITOR, WEBSOCKET_SERVER
 from integration.workloads.clients import WsClient
 from integration.workloads.kafka_io import produce_raw, read_all
 from integration.workloads.servers import ServerProc
+from support.scenario import injected_gap_fires_alert, prom_query, start_prometheus
 from support.wait import wait_until
 
 StartServer = Callable[..., ServerProc]
 N_EVENTS = 300
 REPLICAS = 3
+RULES_DIR = Path(__file__).resolve().parents[3] / "alert-rules"
+#: alerts on the generated data's quality, not on the servers
+QUALITY_TARGETS = {"QualitySuccessRateLow", "QualityScoreLow", "QualityRetriesHigh"}
 
 
 def shares(replicas: list[ServerProc]) -> list[set[int]] | None:
@@ -101,35 +109,97 @@ def test_every_replica_streams_every_event_and_duties_are_done_once(
         c.close()
 
 
-def test_two_quality_monitor_replicas_never_collide(
-    servers: StartServer, topic_pair: tuple[str, str], kafka_bootstrap: str
+def canonical_rules(path: Path) -> Path:
+    """Every always-loaded canonical rule file, as one file for Prometheus."""
+    groups = [g for f in sorted(RULES_DIR.glob("*.rules.yaml"))
+              for g in yaml.safe_load(f.read_text())["groups"]]
+    path.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+    return path
+
+
+def firing(prom_port: int, rules: Path) -> dict[str, list[dict[str, str]]]:
+    """Each alert whose expression returns series now, with those series' labels."""
+    out = {}
+    for g in yaml.safe_load(rules.read_text())["groups"]:
+        for r in g["rules"]:
+            if "alert" in r and (found := prom_query(prom_port, r["expr"])):
+                out[r["alert"]] = [s["metric"] for s in found]
+    return out
+
+
+def test_two_replicas_of_each_server_count_and_alert_as_one(
+    servers: StartServer, topic_pair: tuple[str, str], kafka_bootstrap: str, tmp_path: Path,
+    logs_dir: Path,
 ) -> None:
-    """Two replicas with the same seed (the worst case: the same random choices) produce
-    disjoint thread and session ids, so the sequence checks see no false gap, duplicate
-    or reorder, and the exporter counts every event of both."""
-    events_topic, _ = topic_pair
-    ws = servers(WEBSOCKET_SERVER)
-    exporter = servers(PROMETHEUS_EXPORTER)
-    env = {"QUALITY_MONITOR_RATE": "200", "QUALITY_MONITOR_MAX_EVENTS": "150",
-           "QUALITY_MONITOR_SEED": "3"}
-    monitors = [servers(QUALITY_MONITOR, {**env, "HOSTNAME": f"quality-monitor-{i}"},
-                        name=f"quality-monitor-{i}") for i in range(2)]
-    wait_until(lambda: all(m.value("dashstream_messages_sent_total") >= 150
+    """Two replicas of each server. The monitors' thread ids never collide; the exporters
+    and the websocket-servers split the partitions, and the sums of their counters equal
+    what was produced; a real Prometheus with the canonical rules raises exactly one
+    SequenceGapsDetected, for the pipeline (namespace, job), on the one injected gap, and
+    no alert an idle or half-counting replica could cause."""
+    exporters = [servers(PROMETHEUS_EXPORTER, name=f"prometheus-exporter-{i}") for i in range(2)]
+    sockets = [servers(WEBSOCKET_SERVER, name=f"websocket-server-{i}") for i in range(2)]
+
+    def settled() -> bool:
+        return all(len(set().union(*(set(r.health()["assigned_partitions"]) for r in group)))
+                   == 3 and all(r.health()["assigned_partitions"] for r in group)
+                   for group in (exporters, sockets))
+
+    wait_until(settled, timeout=90, what="both groups split the 3 partitions between 2 replicas")
+    rules = canonical_rules(tmp_path / "rules.yaml")
+    with ExitStack() as stack:
+        targets = [(component, r) for component, group in (
+            (PROMETHEUS_EXPORTER, exporters), (WEBSOCKET_SERVER, sockets)) for r in group]
+        prom = start_prometheus(stack, [scrape_job(c, r) for c, r in targets], rules, logs_dir)
+        # Two monitor replicas with the same seed (the worst case: the same random
+        # choices) as a Deployment's pods: told apart only by their HOSTNAME.
+        env = {"QUALITY_MONITOR_RATE": "40", "QUALITY_MONITOR_MAX_EVENTS": str(N_EVENTS),
+               "QUALITY_MONITOR_SEED": "3", "QUALITY_MONITOR_FAULT_INJECTION": "true"}
+        monitors = [servers(QUALITY_MONITOR, {**env, "HOSTNAME": f"quality-monitor-{i}"},
+                            name=f"quality-monitor-{i}") for i in range(2)]
+        injected_gap_fires_alert(prom, rules, monitors[0].base)
+        now = firing(prom, rules)
+        print(f"expressions true with 2+2 replicas after the gap: {sorted(now)}")
+        assert now.get("SequenceGapsDetected") == [
+            {"namespace": "replicas", "job": f"p-{WEBSOCKET_SERVER}"}], now
+        # The quality targets follow the generator's scores; nothing else may be true,
+        # least of all what an idle or half-counting replica would raise.
+        assert set(now) - {"SequenceGapsDetected", *QUALITY_TARGETS} == set(), now
+
+    total = N_EVENTS * 2
+    wait_until(lambda: all(m.value("dashstream_messages_sent_total") >= N_EVENTS
                            for m in monitors), timeout=60, what="both monitors delivered")
-    records = read_all(kafka_bootstrap, events_topic)
+
+    def summed(group: list[ServerProc], name: str, **labels: str) -> float:
+        return sum(r.value(name, **labels) for r in group)
+
+    wait_until(lambda: summed(exporters, "dashstream_quality_monitor_queries_total") >= total
+               and summed(sockets, "websocket_kafka_messages_total", status="success") >= total,
+               timeout=60, what="both groups counted every event of both monitors")
+    per_replica = [e.value("dashstream_quality_monitor_queries_total") for e in exporters]
+    anomalies = {name: summed(sockets, name) for name in (
+        "dashstream_sequence_gaps_total", "dashstream_sequence_duplicates_total",
+        "dashstream_sequence_reorders_total")}
+    print(f"{total} events from 2 monitors; exporter replicas counted {per_replica}; "
+          f"websocket replicas' sequence anomalies {anomalies}")
+    assert sum(per_replica) == total and all(per_replica), per_replica
+    assert summed(sockets, "websocket_kafka_messages_total", status="success") == total
+    # The injected gap and nothing else: the replicas' threads never collide.
+    assert anomalies == {"dashstream_sequence_gaps_total": 1,
+                         "dashstream_sequence_duplicates_total": 0,
+                         "dashstream_sequence_reorders_total": 0}
+    records = read_all(kafka_bootstrap, topic_pair[0])
     threads = [{r.message.header.thread_id for r in records if r.message is not None
                 and r.message.header.thread_id.startswith(f"qm-quality-monitor-{i}-")}
                for i in range(2)]
     assert all(threads) and not threads[0] & threads[1], threads
     assert sum(map(len, threads)) == len({r.message.header.thread_id for r in records
                                           if r.message is not None})
-    wait_until(lambda: ws.value("websocket_kafka_messages_total", status="success") >= 300
-               and exporter.value("dashstream_quality_monitor_queries_total") >= 300,
-               timeout=60, what="both servers consumed both replicas' events")
-    anomalies = {name: ws.value(name) for name in (
-        "dashstream_sequence_gaps_total", "dashstream_sequence_duplicates_total",
-        "dashstream_sequence_reorders_total")}
-    print(f"two replicas, same seed: threads {sorted(map(len, threads))} disjoint; "
-          f"300 events; anomalies {anomalies}")
-    assert set(anomalies.values()) == {0}
-    assert exporter.value("dashstream_quality_monitor_queries_total") == 300
+
+
+def scrape_job(component: str, server: ServerProc) -> dict[str, Any]:
+    """One target per scrape config, relabelled to the component's job as a Service's
+    endpoints would be (prometheus-operator names the job after the Service)."""
+    return {"job_name": f"{component}-{server.port}", "scrape_interval": "1s",
+            "static_configs": [{"targets": [f"127.0.0.1:{server.port}"],
+                                "labels": {"namespace": "replicas"}}],
+            "relabel_configs": [{"target_label": "job", "replacement": f"p-{component}"}]}
