@@ -52,6 +52,10 @@ class Metrics:
         self.kafka_in_flight = Gauge(
             "dashstream_operator_kafka_requests_in_flight", "Kafka admin operations "
             "(describe, apply, delete) waiting for the broker right now.", registry=registry)
+        self.kafka_metadata_requests = Counter(
+            "dashstream_operator_kafka_metadata_requests", "Whole-cluster topic listings sent "
+            "to Kafka (at most one per connection per resync pass; one per event-driven "
+            "reconcile).", registry=registry)
         self.api_requests = Counter(
             "dashstream_operator_api_requests", "Requests the operator's reconcilers sent to "
             "the Kubernetes API, by HTTP verb (kopf's watches not included).", ["verb"],

@@ -170,13 +170,22 @@ def test_a_child_deleted_in_a_watch_gap_is_recreated_within_one_pass(
         "the Service came back without the refresh noticing it gone"
 
 
+def metadata_requests(operator: OperatorProcess) -> float:
+    return operator.metrics().get("dashstream_operator_kafka_metadata_requests_total", 0.0)
+
+
 def test_no_op_passes_write_nothing(kube_api: client.ApiClient, dyn: DynamicClient,
                                     namespace: str, kafka_bootstrap: str,
                                     operator: OperatorProcess) -> None:
     apply(dyn, pipeline("idle", namespace, kafka_bootstrap,
                         [{"name": f"idle-{namespace}", "role": "events"}], components=WS_ONLY))
-    wait_until(lambda: condition_true(kube_api, namespace, "idle", "TopicsReady"), timeout=60,
-               what="TopicsReady")
+    others = [f"idle-{i}" for i in range(3)]  # more pipelines on the same Kafka cluster
+    for name in others:
+        apply(dyn, pipeline(name, namespace, kafka_bootstrap,
+                            [{"name": f"{name}-{namespace}", "role": "events"}],
+                            components={**WS_ONLY, "websocketServer": {"enabled": False}}))
+    wait_until(lambda: all(condition_true(kube_api, namespace, n, "TopicsReady")
+                           for n in ["idle", *others]), timeout=60, what="TopicsReady")
     operator.wait_passes(2)  # converged: every child applied, status written
 
     def versions() -> dict[str, str]:
@@ -188,11 +197,17 @@ def test_no_op_passes_write_nothing(kube_api: client.ApiClient, dyn: DynamicClie
             out[kind] = obj.metadata.resourceVersion
         return out
 
-    before, writes = versions(), operator.writes()
+    before, writes, listings = versions(), operator.writes(), metadata_requests(operator)
+    start = operator.passes()
     passes = operator.wait_passes(3)
     after = versions()
+    listed = metadata_requests(operator) - listings
     print(f"{passes} passes; resourceVersions {before} -> {after}; "
-          f"writes {writes} -> {operator.writes()}")
+          f"writes {writes} -> {operator.writes()}; {listed:.0f} Kafka topic listings "
+          f"for {passes - start} passes over {len(others) + 1} pipelines on one cluster")
+    # One listing per pass for every pipeline on the connection (a pass may have
+    # started between the two reads), not one per pipeline.
+    assert listed <= passes - start + 1
     # Deployments move their status on their own (no node runs these pods); only the
     # objects the operator writes are compared, and its own write counter.
     assert {k: v for k, v in after.items() if k != "Deployment"} == \

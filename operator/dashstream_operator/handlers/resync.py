@@ -118,8 +118,15 @@ def _reconcile_quietly(body: dict[str, Any], memo: kopf.Memo,
 
 
 async def resync_once(memo: kopf.Memo) -> int:
-    loop = asyncio.get_running_loop()
     memo.kafka.begin_pass()
+    try:
+        return await _pass(memo)
+    finally:
+        memo.kafka.end_pass()
+
+
+async def _pass(memo: kopf.Memo) -> int:
+    loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, refresh_children, memo.kube, memo.children)
     since = memo.bodies.mark()
     bodies = await loop.run_in_executor(None, list_pipelines, memo.kube.custom)

@@ -27,6 +27,7 @@ from confluent_kafka.admin import (
 
 from dashstream_operator.kafka.logs import LIBRDKAFKA_LOG
 from dashstream_operator.kafka.plan import ObservedTopic, TopicPlan
+from dashstream_operator.kafka.snapshot import MetadataSnapshots
 from dashstream_operator.observability import METRICS
 
 __all__ = ["MAX_PARTITIONS_PER_REQUEST", "NOT_AUTHORIZED", "AdminPool", "KafkaAdmin",
@@ -122,8 +123,10 @@ class KafkaAdmin:
     """Topic operations against one Kafka cluster (one AdminClient, reused)."""
 
     def __init__(self, conf: Mapping[str, str], timeout: float = 10.0,
-                 down: dict[int, str] | None = None) -> None:
+                 down: dict[int, str] | None = None,
+                 snapshots: MetadataSnapshots | None = None) -> None:
         self.timeout = timeout
+        self._snapshots = snapshots if snapshots is not None else MetadataSnapshots()
         # Connections (cluster and credentials) whose metadata request failed in this
         # resync pass, shared by the pool's clients: the other pipelines using the same
         # connection then fail at once instead of each waiting the timeout. Keyed by the
@@ -173,7 +176,7 @@ class KafkaAdmin:
         describe of an existing topic would otherwise read as "not found")."""
         names = list(names)
         try:
-            md = self._client.list_topics(timeout=self.timeout)
+            md = self._snapshots.get(self._key, self._list_topics)
         except KafkaException as exc:
             self._down[self._key] = _error_of(exc)[1]  # the connection itself failed
             raise KafkaUnavailable(self._down[self._key]) from exc
@@ -204,6 +207,10 @@ class KafkaAdmin:
                 frozenset(k for k, e in entries.items() if _is_override(e)))
         return observed
 
+    def _list_topics(self) -> Any:
+        METRICS.kafka_metadata_requests.inc()
+        return self._client.list_topics(timeout=self.timeout)
+
     def _absent_or_denied(self, name: str) -> KafkaError | None:
         """A listing of all topics leaves out those the principal may not describe, so a
         topic missing from it is asked for by name: the broker then says which. (Only
@@ -221,6 +228,8 @@ class KafkaAdmin:
             with METRICS.kafka_in_flight.track_inprogress():
                 return self._apply(plan)
         finally:
+            if not plan.empty:
+                self._snapshots.invalidate(self._key)
             self.drain_logs()
 
     def _apply(self, plan: TopicPlan) -> list[TopicError]:
@@ -255,10 +264,13 @@ class KafkaAdmin:
         return errors
 
     def delete(self, names: Iterable[str]) -> list[TopicError]:
+        names = list(names)
         try:
             with METRICS.kafka_in_flight.track_inprogress():
-                return self._delete(list(names))
+                return self._delete(names)
         finally:
+            if names:
+                self._snapshots.invalidate(self._key)
             self.drain_logs()
 
     def _delete(self, names: list[str]) -> list[TopicError]:
@@ -294,15 +306,21 @@ class AdminPool:
         self._timeout = timeout
         self._admins: dict[int, KafkaAdmin] = {}
         self._down: dict[int, str] = {}  # connection -> why unreachable, this pass
+        self._snapshots = MetadataSnapshots()
         self._lock = threading.Lock()
 
     def begin_pass(self) -> None:
-        """A new resync pass: every cluster is asked again."""
+        """A new resync pass: every cluster is asked again, once (see snapshot.py)."""
         self._down.clear()
+        self._snapshots.begin()
+
+    def end_pass(self) -> None:
+        self._snapshots.end()
 
     def get(self, conf: Mapping[str, str]) -> KafkaAdmin:
         key = connection_key(conf)
         with self._lock:
             if key not in self._admins:
-                self._admins[key] = KafkaAdmin(conf, self._timeout, self._down)
+                self._admins[key] = KafkaAdmin(conf, self._timeout, self._down,
+                                               self._snapshots)
             return self._admins[key]

@@ -1,0 +1,64 @@
+"""Whole-cluster topic metadata, fetched at most once per Kafka connection per pass.
+
+A listing of all topics costs the broker as much for one pipeline as for a thousand,
+so during a resync pass every pipeline on the same connection reads one snapshot
+instead of fetching its own. Outside a pass (a reconcile a watch event started) every
+describe fetches afresh. A write through the connection (create, grow, alter, delete)
+drops its snapshot, so the status read after an apply never sees the topics as they
+were before it; an out-of-band change is seen by the next pass, as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["MetadataSnapshots"]
+
+
+class MetadataSnapshots:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = False
+        self._by_key: dict[int, Any] = {}
+        # Bumped by every write: a fetch that started before a write must not be kept.
+        self._versions: dict[int, int] = {}
+        self._fetching: dict[int, threading.Lock] = {}
+
+    def begin(self) -> None:
+        with self._lock:
+            self._active = True
+            self._by_key.clear()
+
+    def end(self) -> None:
+        with self._lock:
+            self._active = False
+            self._by_key.clear()
+
+    def invalidate(self, key: int) -> None:
+        with self._lock:
+            self._by_key.pop(key, None)
+            self._versions[key] = self._versions.get(key, 0) + 1
+
+    def get(self, key: int, fetch: Callable[[], Any]) -> Any:
+        """The pass's snapshot for ``key``; ``fetch()`` when there is none (or no pass).
+
+        Concurrent reconciles of one pass wait for the first one's fetch rather than
+        each sending their own.
+        """
+        with self._lock:
+            if not self._active:
+                return fetch()
+            fetching = self._fetching.setdefault(key, threading.Lock())
+        with fetching:
+            with self._lock:
+                found = self._by_key.get(key)
+                version = self._versions.get(key, 0)
+            if found is not None:
+                return found
+            fresh = fetch()
+            with self._lock:
+                if self._active and self._versions.get(key, 0) == version:
+                    self._by_key[key] = fresh
+            return fresh
