@@ -3,9 +3,12 @@
 1. Converge N DashStreamPipelines (2 topics + all children each) from apply to observed
    state, against a tight client loop that creates the same topics (one batch per
    pipeline) and server-side applies the same rendered objects.
-2. API requests and writes per no-op resync pass.
-3. Drift-repair latency over 50 hand edits (p50/p95).
-4. Operator RSS with 1,000 CRs.
+2. Drift-repair latency over 50 hand edits (p50/p95).
+3. A curve over 100 / 300 / 1,000 pipelines (``BENCH_CURVE``; light ones: one topic, no
+   servers, on top of the 100 above): per point, converge time of the added pipelines
+   against a tight loop creating the same topics, then per no-op resync pass the API
+   requests, API writes, Kafka topic listings and the pass's duration, and the
+   operator's RSS.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from dashstream_operator.render import render_pipeline_children
 
 REPO = Path(__file__).resolve().parents[1]
 N = int(os.environ.get("BENCH_PIPELINES", "100"))
-N_RSS = int(os.environ.get("BENCH_RSS_CRS", "1000"))
+CURVE = [int(x) for x in os.environ.get("BENCH_CURVE", "100,300,1000").split(",")]
+RESYNC = 5.0
 EDITS = 50
 
 
@@ -60,16 +64,6 @@ def _scrape(port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     return {s.name + str(sorted(s.labels.items())): s.value
             for f in text_string_to_metric_families(text) for s in f.samples}
-
-
-def _apiserver_writes(_api: client.ApiClient) -> float:
-    """Mutating requests the API server has served (all clients), from its /metrics."""
-    text = subprocess.run([os.environ.get("KUBECTL", "kubectl"), "get", "--raw", "/metrics"],
-                          capture_output=True, text=True, check=True).stdout
-    return sum(s.value for f in text_string_to_metric_families(text)
-               if f.name == "apiserver_request" for s in f.samples
-               if s.name.endswith("_total") and s.labels.get("verb") in
-               {"POST", "PUT", "PATCH", "DELETE", "APPLY"})
 
 
 class Bench:
@@ -134,6 +128,19 @@ class Bench:
                 self.apply(child)
         return time.monotonic() - start
 
+    def topic_loop(self, count: int) -> float:
+        """What a light pipeline converges to (one topic), by the tightest loop."""
+        from confluent_kafka.admin import NewTopic
+
+        ns = secrets.token_hex(3)
+        start = time.monotonic()
+        for i in range(count):
+            name = f"bench-loop-{ns}-{i:04d}"
+            for f in self.kafka.create_topics([NewTopic(name, 1, -1)]).values():
+                f.result(timeout=30)
+            self.topics.append(name)
+        return time.monotonic() - start
+
     def servicemonitors(self) -> bool:
         try:
             client.ApiextensionsV1Api(self.api).read_custom_resource_definition(
@@ -185,7 +192,8 @@ def run() -> list[tuple[str, str]]:
     port = _free_port()  # a fixed one once clashed with CoreDNS's ready port
     proc = subprocess.Popen([sys.executable, "-m", "dashstream_operator.main", "-n", op_ns,
                              "--liveness", f"http://127.0.0.1:{port}/healthz",
-                             "--resync-interval", "5"], stdout=log, stderr=subprocess.STDOUT)
+                             "--resync-interval", str(RESYNC)], stdout=log,
+                            stderr=subprocess.STDOUT)
     try:
         _wait(lambda: _ok(port), 60, "operator up")
         print(f"[bench] converging {N} pipelines with the operator ...", flush=True)
@@ -202,25 +210,6 @@ def run() -> list[tuple[str, str]]:
                  ("same objects by a tight client loop", f"{t_base:.1f} s"),
                  ("ratio operator / loop", f"{t_op / t_base:.2f}")]
 
-        # The 300 Deployments' rollouts (ReplicaSets, pods, status) move the pipelines'
-        # observed state for a while; "no-op" starts when the operator has stopped
-        # writing for 10 s.
-        # Quiet: two whole passes in which the operator wrote nothing.
-        _wait(lambda: _passes_without_writes(port, 2), 300, "operator quiet", interval=0)
-        _await_passes(port, 1)  # start on a pass boundary
-        m0, w0 = _scrape(port), _apiserver_writes(b.api)
-        p0 = m0.get("dashstream_operator_resync_objects[]", 0)
-        _await_passes(port, 3)
-        m1, w1 = _scrape(port), _apiserver_writes(b.api)
-        delta = {k: v - m0.get(k, 0) for k, v in m1.items()
-                 if k.startswith("dashstream_operator_api_requests_total")}
-        reqs = sum(delta.values())
-        writes = sum(v for k, v in delta.items() if "'GET'" not in k)
-        rows += [("API requests per no-op resync pass", f"{reqs / 3:.1f} ({p0:.0f} pipelines)"),
-                 ("operator writes per no-op resync pass", f"{writes / 3:.1f}"),
-                 ("API server writes, all clients, per pass", f"{(w1 - w0) / 3:.1f} "
-                  "(includes the control plane's own lease renewals)")]
-
         lat = []
         for i in range(EDITS):
             name = f"p{i % N:03d}-websocket-server"
@@ -233,15 +222,7 @@ def run() -> list[tuple[str, str]]:
         p50, p95 = statistics.median(lat) * 1000, q[18] * 1000
         rows += [(f"drift repair over {EDITS} hand edits", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms")]
 
-        print(f"[bench] adding {N_RSS - N} light pipelines for the RSS figure ...", flush=True)
-        for i in range(N, N_RSS):
-            body = _pipeline(f"p{i:04d}", op_ns, b.bootstrap, components=False)
-            b.topics += [t["name"] for t in body["spec"]["topics"]]
-            b.apply(body)
-        _wait(lambda: b.ready_count(op_ns, False) >= N_RSS, 1800, "1,000 CRs reconciled")
-        status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-        rss = int(next(line.split()[1] for line in status if line.startswith("VmRSS")))
-        rows += [(f"operator RSS with {N_RSS} CRs", f"{rss / 1024:.0f} MiB")]
+        rows += _curve(b, op_ns, port, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -250,6 +231,52 @@ def run() -> list[tuple[str, str]]:
             proc.kill()
             proc.wait(timeout=10)
         b.cleanup()
+    return rows
+
+
+def _curve(b: Bench, ns: str, port: int, pid: int) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    light = 0
+    for point in CURVE:
+        added = point - light
+        print(f"[bench] curve: {added} more light pipelines (to {point}) ...", flush=True)
+        start = time.monotonic()
+        for i in range(light, point):
+            body = _pipeline(f"l{i:04d}", ns, b.bootstrap, components=False)
+            b.topics += [t["name"] for t in body["spec"]["topics"]]
+            b.apply(body)
+        _wait(lambda p=point: b.ready_count(ns, False) >= N + p, 1800, f"{point} converged")
+        t_op = time.monotonic() - start
+        t_loop = b.topic_loop(added)
+        light = point
+        # Quiet: two whole passes in which the operator wrote nothing (the first 100
+        # pipelines' Deployments move their status for a while).
+        _wait(lambda: _passes_without_writes(port, 2), 600, "operator quiet", interval=0)
+        _await_passes(port, 1)  # start on a pass boundary
+        m0, t0 = _scrape(port), time.monotonic()
+        _await_passes(port, 3)
+        m1, elapsed = _scrape(port), time.monotonic() - t0
+        delta = {k: v - m0.get(k, 0) for k, v in m1.items()}
+        reqs = sum(v for k, v in delta.items()
+                   if k.startswith("dashstream_operator_api_requests_total"))
+        writes = sum(v for k, v in delta.items()
+                     if k.startswith("dashstream_operator_api_requests_total") and "'GET'" not in k)
+        listings = delta.get("dashstream_operator_kafka_metadata_requests_total[]", 0.0)
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        rss = int(next(line.split()[1] for line in status if line.startswith("VmRSS")))
+        crs = N + point
+        rows += [
+            (f"[{point}] converge {added} added pipelines: operator / loop",
+             f"{t_op:.1f} s / {t_loop:.1f} s = {t_op / t_loop:.2f}"),
+            (f"[{point}] per no-op pass ({crs} pipelines): API requests, writes",
+             f"{reqs / 3:.1f}, {writes / 3:.1f}"),
+            (f"[{point}] per no-op pass: Kafka topic listings", f"{listings / 3:.1f}"),
+            (f"[{point}] no-op pass duration (interval {RESYNC:.0f} s excluded)",
+             f"{max(elapsed / 3 - RESYNC, 0):.2f} s"),
+            (f"[{point}] operator RSS ({crs} CRs)", f"{rss / 1024:.0f} MiB"),
+        ]
+        for k, v in rows[-5:]:
+            print(f"{k:60s} {v}", flush=True)
     return rows
 
 
@@ -294,7 +321,7 @@ def run_benchmark(record: bool) -> None:
     if record:
         from benchmarks._report import append_section
 
-        append_section(f"Operator: {N} pipelines, {N_RSS} CRs for RSS",
+        append_section(f"Operator: {N} pipelines, then a curve over {CURVE} light ones",
                        ["| figure | value |", "|---|---|",
                         *(f"| {k} | {v} |" for k, v in rows)])
 

@@ -12,9 +12,9 @@ import functools
 import time
 from collections import Counter as Tally
 from collections.abc import Iterable
-from typing import Final, Literal, cast
+from typing import Any, Final, Literal, cast
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
 
 from dashstream_workloads.contract import (
     FAILURE_CATEGORIES,
@@ -26,6 +26,7 @@ from dashstream_workloads.contract import (
     get_gauge,
     get_histogram,
 )
+from dashstream_workloads.exporter.histobatch import HistogramBatch
 from dashstream_workloads.exporter.sessions import LabelBounder, SessionTracker
 from dashstream_workloads.proto.dashstream_pb2 import (
     DashStreamMessage,
@@ -69,31 +70,44 @@ class QualityMetrics:
         self._passed = get_counter(m, "dashstream_quality_monitor_queries_passed_total")
         failed = get_counter(m, "dashstream_quality_monitor_queries_failed_total")
         self._failed = {c: failed.labels(c) for c in FAILURE_CATEGORIES}
-        self._latency = get_histogram(m, "dashstream_query_latency_ms")
+        # Every histogram is observed through a batch, flushed once per apply_batch.
+        self._batches: list[HistogramBatch] = []
+        self._latency = self._batch(get_histogram(m, "dashstream_query_latency_ms"))
         retries = get_histogram(m, "dashstream_quality_retry_count")
-        self._retries = {True: retries.labels("passed"), False: retries.labels("failed")}
+        self._retries = {True: self._batch(retries.labels("passed")),
+                         False: self._batch(retries.labels("failed"))}
         self._score_by_model = get_histogram(m, "dashstream_quality_score_by_model")
         self._queries_by_model = get_counter(m, "dashstream_queries_by_model_total")
         self._latency_by_model = get_histogram(m, "dashstream_latency_by_model_ms")
-        self._model_children: dict[str, tuple[Histogram, Counter, Histogram]] = {}
-        self._turns = get_histogram(m, "dashstream_turns_by_session")
+        self._model_children: dict[str, tuple[HistogramBatch, Counter, HistogramBatch]] = {}
+        self._turns = self._batch(get_histogram(m, "dashstream_turns_by_session"))
         self._lib_requests = get_counter(m, "dashstream_librarian_requests_total")
         lib_tests = get_counter(m, "dashstream_librarian_tests_total")
         self._lib_tests = {v: lib_tests.labels(v) for v in _LIB_STATUS.values()}
-        self._lib_duration = get_histogram(m, "dashstream_librarian_request_duration_seconds")
+        self._lib_duration = self._batch(
+            get_histogram(m, "dashstream_librarian_request_duration_seconds"))
         self._wrong_scope = get_counter(m, "dashstream_exporter_messages_wrong_scope_total")
         self._missing_header = get_counter(m, "dashstream_exporter_messages_missing_header_total")
         # Plain tallies of what was counted, for the shutdown log line (a restarted
         # exporter starts its counters at 0; the log keeps the previous run's totals).
         self.tally: Tally[str] = Tally()
 
-    def _by_model(self, model: str) -> tuple[Histogram, Counter, Histogram]:
+    def _batch(self, child: Any) -> HistogramBatch:
+        batch = HistogramBatch(child)
+        self._batches.append(batch)
+        return batch
+
+    def _flush(self) -> None:
+        for batch in self._batches:
+            batch.flush()
+
+    def _by_model(self, model: str) -> tuple[HistogramBatch, Counter, HistogramBatch]:
         children = self._model_children.get(model)
         if children is None:
             children = self._model_children[model] = (
-                self._score_by_model.labels(model),
+                self._batch(self._score_by_model.labels(model)),
                 self._queries_by_model.labels(model),
-                self._latency_by_model.labels(model),
+                self._batch(self._latency_by_model.labels(model)),
             )
         return children
 
@@ -110,41 +124,60 @@ class QualityMetrics:
         apart from per-event updates and which roughly doubles the ingest rate
         (prometheus_client takes a lock per operation).
         """
-        n: Tally[str] = Tally()
+        # The per-event path is the exporter's ingest rate: plain locals and dicts
+        # here, the Tally of what was counted is built once per batch below.
         last: QualityEvent | None = None
         last_lib: LibrarianDetails | None = None
-        turns_h, latency_h, retries = self._turns, self._latency, self._retries
+        latency_h, retries, bound_model = self._latency, self._retries, self._model
+        by_model, model_children = self._by_model, self._model_children
+        observe_session, now = self.sessions.observe_at, self.sessions.now()
+        wrong_scope = missing_header = quality = passed = librarian = 0
+        failed: dict[str, int] = {}
+        models: dict[str, int] = {}
+        lib_status: dict[str, int] = {}
+        closed: list[int] = []
         for msg in msgs:
             if msg.WhichOneof("payload") != "quality":
-                n["wrong_scope"] += 1
+                wrong_scope += 1
                 continue
             if not msg.HasField("header"):
                 # No header means no schema version was checked: do not interpret it.
-                n["missing_header"] += 1
+                missing_header += 1
                 continue
             q = msg.quality
-            n["quality"] += 1
-            if q.passed:
-                n["passed"] += 1
+            quality += 1
+            ok = q.passed
+            if ok:
+                passed += 1
             else:
-                n[f"failed:{failure_category(q.failure_category)}"] += 1
-            latency_h.observe(q.latency_ms)
-            retries[q.passed].observe(q.retry_count)
-            model = self._model(q.model)
-            n[f"model:{model}"] += 1
-            score_by_model, _, latency_by_model = self._by_model(model)
-            score_by_model.observe(q.quality_score)
-            latency_by_model.observe(q.latency_ms)
-            for turns in self.sessions.observe(q.session_id, q.turn_number):
-                turns_h.observe(turns)
+                category = failure_category(q.failure_category)
+                failed[category] = failed.get(category, 0) + 1
+            latency = q.latency_ms
+            latency_h.observe(latency)
+            retries[ok].observe(q.retry_count)
+            model = bound_model(q.model)
+            models[model] = models.get(model, 0) + 1
+            children = model_children.get(model) or by_model(model)
+            children[0].observe(q.quality_score)
+            children[2].observe(latency)
+            if observe_session(q.session_id, q.turn_number, now):
+                closed += self.sessions.closed
             if q.HasField("librarian"):
                 last_lib = q.librarian
-                n["librarian"] += 1
+                librarian += 1
                 status = _LIB_STATUS.get(last_lib.test_status)
                 if status is not None:
-                    n[f"librarian:{status}"] += 1
+                    lib_status[status] = lib_status.get(status, 0) + 1
                 self._lib_duration.observe(last_lib.request_duration_seconds)
             last = q
+        for turns in closed:
+            self._turns.observe(turns)
+        n: Tally[str] = Tally({"wrong_scope": wrong_scope, "missing_header": missing_header,
+                               "quality": quality, "passed": passed, "librarian": librarian})
+        n.update({f"failed:{c}": k for c, k in failed.items()})
+        n.update({f"model:{m}": k for m, k in models.items()})
+        n.update({f"librarian:{st}": k for st, k in lib_status.items()})
+        self._flush()
         self._add(n, last, last_lib)
         return +Tally({k: v for k, v in n.items() if k in _OUTCOMES})
 
@@ -187,4 +220,5 @@ class QualityMetrics:
         closed = self.sessions.drain() if all_sessions else self.sessions.expire()
         for turns in closed:
             self._turns.observe(turns)
+        self._turns.flush()
         return len(closed)

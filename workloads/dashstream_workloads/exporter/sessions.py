@@ -41,21 +41,37 @@ class SessionTracker:
         self.max_sessions = max_sessions
         self._clock = clock
         self._open: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self.closed: list[int] = []
 
     def __len__(self) -> int:
         return len(self._open)
 
     def observe(self, session_id: str, turn: int) -> list[int]:
         """Record a turn; returns turn counts of sessions closed to stay bounded."""
+        return list(self.closed) if self.observe_at(session_id, turn, self._clock()) else []
+
+    def now(self) -> float:
+        return self._clock()
+
+    def observe_at(self, session_id: str, turn: int, now: float) -> bool:
+        """Record a turn seen at ``now`` (one clock read per batch serves all its events);
+        True when sessions were closed to stay bounded: their turn counts are then in
+        :attr:`closed` until the next call."""
         if not session_id:
-            return []
-        previous = self._open.pop(session_id, None)
-        highest = max(turn, previous[0]) if previous else turn
-        self._open[session_id] = (highest, self._clock())
-        closed: list[int] = []
-        while len(self._open) > self.max_sessions:
-            closed.append(self._open.popitem(last=False)[1][0])
-        return closed
+            return False
+        open_ = self._open
+        previous = open_.get(session_id)
+        if previous is None:
+            open_[session_id] = (turn, now)
+            if len(open_) <= self.max_sessions:
+                return False
+            self.closed = []
+            while len(open_) > self.max_sessions:
+                self.closed.append(open_.popitem(last=False)[1][0])
+            return True
+        open_[session_id] = (turn if turn > previous[0] else previous[0], now)
+        open_.move_to_end(session_id)
+        return False
 
     def expire(self) -> list[int]:
         """Close sessions idle for longer than ``timeout``; return their turn counts."""
