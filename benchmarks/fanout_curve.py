@@ -17,16 +17,13 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Final
 
 from benchmarks._fanout import FanoutResult, run_clients
 from benchmarks._kafka import bootstrap, produce_at_rate, temporary_topic
 from benchmarks._report import append_section
-from benchmarks.workloads import _commit_at_end, _free_port, _sample, _server, _stop, _wait_until
+from benchmarks.workloads import raw_broadcast, websocket_server
 
 __all__ = ["run_benchmark"]
 
@@ -36,38 +33,6 @@ RATES: Final = [float(x) for x in os.environ.get("BENCH_FANOUT_RATES",
                                                  "250,500,1000,2000").split(",")]
 SECONDS: Final = float(os.environ.get("BENCH_FANOUT_STEP_SECONDS", "8"))
 P99_LIMIT_MS: Final = 100.0
-
-
-@contextlib.contextmanager
-def websocket_server(topic: str) -> Iterator[str]:
-    port, group = _free_port(), f"bench-ws-{topic}-{time.monotonic_ns()}"
-    _commit_at_end(topic, group)
-    proc = _server("dashstream-websocket-server", {
-        "KAFKA_TOPIC": topic, "WEBSOCKET_PORT": str(port), "KAFKA_GROUP_ID": group,
-        "KAFKA_LAG_CHECK_INTERVAL_SECS": "0.5", "WEBSOCKET_DLQ_ENABLED": "false"})
-    try:
-        _wait_until(lambda: _sample(port, "websocket_broadcast_lag") is not None)
-        yield f"ws://127.0.0.1:{port}/ws"
-    finally:
-        _stop(proc)
-
-
-@contextlib.contextmanager
-def raw_broadcast(topic: str) -> Iterator[str]:
-    port, group = _free_port(), f"bench-raw-{topic}-{time.monotonic_ns()}"
-    _commit_at_end(topic, group)
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks._raw_broadcast", str(port),
-                             topic, group], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap()})
-    try:
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != b"ready":
-            raise RuntimeError("raw broadcast server failed to start")
-        yield f"ws://127.0.0.1:{port}/ws"
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=30)
 
 
 SERVERS: Final[dict[str, Callable[[str], contextlib.AbstractContextManager[str]]]] = {

@@ -13,6 +13,7 @@ Figures only; nothing is asserted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -117,39 +118,47 @@ def _wait_until(check: Callable[[], object], seconds: float = 60) -> None:
         time.sleep(0.1)
 
 
-def fanout_dashstream(topic: str) -> FanoutResult:
-    port, group = _free_port(), f"bench-ws-{topic}"
+@contextlib.contextmanager
+def websocket_server(topic: str) -> Iterator[str]:
+    """A websocket-server on ``topic`` reading from its current end; yields its /ws URL."""
+    port, group = _free_port(), f"bench-ws-{topic}-{time.monotonic_ns()}"
     _commit_at_end(topic, group)
     proc = _server("dashstream-websocket-server", {
         "KAFKA_TOPIC": topic, "WEBSOCKET_PORT": str(port), "KAFKA_GROUP_ID": group,
         "KAFKA_LAG_CHECK_INTERVAL_SECS": "0.5", "WEBSOCKET_DLQ_ENABLED": "false"})
     try:
-        # Assigned and positioned: the lag series of every partition exists.
-        _wait_until(lambda: _sample(port, "websocket_kafka_consumer_lag") is not None)
-        return run_clients(f"ws://127.0.0.1:{port}/ws", CLIENTS, CLIENT_PROCESSES,
-                           lambda: produce_at_rate(bootstrap(), topic, FANOUT_RATE,
-                                                   FANOUT_SECONDS))
+        # Reading every partition: the broadcast reader's lag series exist.
+        _wait_until(lambda: _sample(port, "websocket_broadcast_lag") is not None)
+        yield f"ws://127.0.0.1:{port}/ws"
     finally:
         _stop(proc)
 
 
-def fanout_raw(topic: str) -> FanoutResult:
-    port, group = _free_port(), f"bench-raw-ws-{topic}"
+@contextlib.contextmanager
+def raw_broadcast(topic: str) -> Iterator[str]:
+    """The plain aiohttp broadcast of the same frames; yields its /ws URL."""
+    port, group = _free_port(), f"bench-raw-{topic}-{time.monotonic_ns()}"
     _commit_at_end(topic, group)
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks._raw_broadcast", str(port), topic,
-                             group], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks._raw_broadcast", str(port),
+                             topic, group], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap()})
     try:
         assert proc.stdout is not None
         if proc.stdout.readline().strip() != b"ready":  # printed once partitions are assigned
             raise RuntimeError("raw broadcast server failed to start")
-        return run_clients(f"ws://127.0.0.1:{port}/ws", CLIENTS, CLIENT_PROCESSES,
-                           lambda: produce_at_rate(bootstrap(), topic, FANOUT_RATE,
-                                                   FANOUT_SECONDS))
+        yield f"ws://127.0.0.1:{port}/ws"
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(timeout=30)
+
+
+def fanout(server: Callable[[str], contextlib.AbstractContextManager[str]],
+           topic: str) -> FanoutResult:
+    with server(topic) as url:
+        return run_clients(url, CLIENTS, CLIENT_PROCESSES,
+                           lambda: produce_at_rate(bootstrap(), topic, FANOUT_RATE,
+                                                   FANOUT_SECONDS))
 
 
 def run_benchmark(record: bool) -> None:
@@ -168,9 +177,9 @@ def run_benchmark(record: bool) -> None:
         ingest = exporter_rate(topic, EVENTS)
         say(f"raw confluent-kafka consume(500): {raw:,.0f} events/s; prometheus-exporter "
             f"ingest: {ingest:,.0f} events/s; exporter/raw = {ingest / raw:.2f}")
-        ours = fanout_dashstream(topic)
+        ours = fanout(websocket_server, topic)
         say(ours.line(f"websocket-server fan-out at {FANOUT_RATE:.0f} events/s"))
-        base = fanout_raw(topic)
+        base = fanout(raw_broadcast, topic)
         say(base.line(f"raw aiohttp broadcast at {FANOUT_RATE:.0f} events/s"))
         say(f"websocket-server / raw broadcast: p50 {ours.pct(50) / base.pct(50):.2f}x, "
             f"p99 {ours.pct(99) / base.pct(99):.2f}x, delivered events/s "
