@@ -40,6 +40,7 @@ label values of ``websocket_decode_errors_total`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Final
 
@@ -63,6 +64,7 @@ __all__ = [
     "DecodeErrorType",
     "SchemaCompatibility",
     "decode",
+    "decoder",
     "encode",
 ]
 
@@ -257,3 +259,41 @@ def _decode(
                 f"schema version {version} not accepted ({policy.value}, expected {expected})",
             )
     return msg
+
+
+def decoder(
+    policy: SchemaCompatibility = SchemaCompatibility.EXACT,
+    expected_schema_version: int = SCHEMA_VERSION,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+) -> Callable[[bytes], DashStreamMessage]:
+    """:func:`decode` with its options bound, fast for the common frame.
+
+    A consumer decodes every record, and the checks and calls around the parse
+    cost as much as the parse itself. An uncompressed frame that parses and
+    carries an accepted schema version (or no header) is decoded inline; any
+    other frame goes through :func:`decode`, so results and errors are exactly
+    its (tests/unit/workloads/test_wire.py compares both on arbitrary bytes).
+    """
+    accepted: dict[int, bool] = {}
+
+    def slow(data: bytes) -> DashStreamMessage:
+        return decode(data, max_payload_bytes, policy, expected_schema_version)
+
+    def fast(data: bytes) -> DashStreamMessage:
+        if type(data) is not bytes or not 1 < len(data) <= max_payload_bytes or data[0]:
+            return slow(data)
+        msg = DashStreamMessage()
+        try:
+            msg.ParseFromString(data[1:])
+        except Exception:  # classified by the full path
+            return slow(data)
+        if msg.HasField("header"):
+            version = msg.header.schema_version
+            ok = accepted.get(version)
+            if ok is None:
+                ok = accepted[version] = policy.accepts(version, expected_schema_version)
+            if not ok:
+                return slow(data)
+        return msg
+
+    return fast

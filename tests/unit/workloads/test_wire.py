@@ -218,3 +218,25 @@ def test_random_zstd_payloads_raise_only_decode_error(data: bytes) -> None:
 
 def test_unexpected_exceptions_become_unknown_decode_error() -> None:
     assert _error(object()) == "unknown_decode_error"  # type: ignore[arg-type]
+
+
+def _outcome(fn: object, data: bytes) -> tuple[str, bytes | str]:
+    try:
+        msg = fn(data)  # type: ignore[operator]
+    except DecodeError as exc:
+        return ("error", exc.error_type)
+    return ("message", msg.SerializeToString(deterministic=True))
+
+
+@settings(max_examples=500)
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda m, v: encode(_quality(v, m), compress_threshold=None),
+              _text, st.integers(0, 4)),
+    st.builds(lambda b: b"\x00" + b, st.binary(max_size=120)),
+), st.sampled_from(list(SchemaCompatibility)))
+def test_the_bound_decoder_answers_exactly_as_decode(data: bytes,
+                                                     policy: SchemaCompatibility) -> None:
+    fast = wire.decoder(policy, max_payload_bytes=200)
+    assert _outcome(fast, data) == _outcome(
+        lambda d: decode(d, max_payload_bytes=200, policy=policy), data)

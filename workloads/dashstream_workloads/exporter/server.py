@@ -34,7 +34,7 @@ from dashstream_workloads.common.aio import wait_stopped
 from dashstream_workloads.contract import PROMETHEUS_EXPORTER, get_counter, get_gauge, get_histogram
 from dashstream_workloads.exporter.quality import QualityMetrics
 from dashstream_workloads.proto.dashstream_pb2 import DashStreamMessage
-from dashstream_workloads.wire import DecodeError, SchemaCompatibility, decode
+from dashstream_workloads.wire import DecodeError, SchemaCompatibility, decoder
 
 __all__ = ["Processor", "run"]
 
@@ -54,15 +54,16 @@ class Processor:
         self._failed = {t: failed.labels(t) for t in ("decode", "process", "unknown")}
         self.consumer_errors = get_counter(m, "dashstream_exporter_kafka_consumer_errors_total")
         self.offset_store_errors = get_counter(m, "dashstream_exporter_offset_store_errors_total")
-        self._policy = policy
+        self._decode = decoder(policy)
         self._next_sweep = 0.0
 
     def handle_batch(self, records: Sequence[Message]) -> None:
         self._received.inc(len(records))
         decoded: list[DashStreamMessage] = []
+        decode, keep = self._decode, decoded.append
         for record in records:
             try:
-                decoded.append(decode(record.value() or b"", policy=self._policy))
+                keep(decode(record.value() or b""))
             except DecodeError as exc:
                 self._failed["decode"].inc()
                 log.warning("undecodable record", extra={
