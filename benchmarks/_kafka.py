@@ -95,7 +95,8 @@ def drain_rate(servers: str, topic: str, count: int) -> float:
 
     Timed from the first record to the last, so the group join is not counted
     (the exporter is timed the same way)."""
-    consumer = Consumer({"bootstrap.servers": servers, "group.id": f"bench-raw-{topic}",
+    consumer = Consumer({"bootstrap.servers": servers,
+                         "group.id": f"bench-raw-{topic}-{time.monotonic_ns()}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([topic])
     seen = 0

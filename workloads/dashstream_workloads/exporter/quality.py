@@ -129,6 +129,7 @@ class QualityMetrics:
         last: QualityEvent | None = None
         last_lib: LibrarianDetails | None = None
         latency_h, retries, bound_model = self._latency, self._retries, self._model
+        known_models = self._model.known
         by_model, model_children = self._by_model, self._model_children
         observe_session, now = self.sessions.observe_at, self.sessions.now()
         wrong_scope = missing_header = quality = passed = librarian = 0
@@ -155,7 +156,9 @@ class QualityMetrics:
             latency = q.latency_ms
             latency_h.observe(latency)
             retries[ok].observe(q.retry_count)
-            model = bound_model(q.model)
+            model = q.model
+            if model not in known_models:
+                model = bound_model(model)
             models[model] = models.get(model, 0) + 1
             children = model_children.get(model) or by_model(model)
             children[0].observe(q.quality_score)

@@ -103,14 +103,15 @@ class LabelBounder:
         self.limit = limit
         self.other = other
         self.empty = empty
-        self._known: set[str] = set()
+        #: Values passed through as they are (callers may test membership first).
+        self.known: set[str] = set()
 
     def __call__(self, value: str) -> str:
         if not value:
             value = self.empty
-        if value in self._known:
+        if value in self.known:
             return value
-        if len(self._known) >= self.limit:
+        if len(self.known) >= self.limit:
             return self.other
-        self._known.add(value)
+        self.known.add(value)
         return value
