@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -90,14 +91,16 @@ def _ready(producer: Producer, topic: str) -> bool:
     return metadata.error is None and all(p.leader >= 0 for p in metadata.partitions.values())
 
 
-def drain_rate(servers: str, topic: str, count: int) -> float:
+def drain_rate(servers: str, topic: str, count: int,
+               extra: dict[str, Any] | None = None) -> float:
     """Raw confluent-kafka: a fresh group draining ``count`` records with consume(500).
 
     Timed from the first record to the last, so the group join is not counted
     (the exporter is timed the same way)."""
     consumer = Consumer({"bootstrap.servers": servers,
                          "group.id": f"bench-raw-{topic}-{time.monotonic_ns()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         **(extra or {})})
     consumer.subscribe([topic])
     seen = 0
     first = 0.0
