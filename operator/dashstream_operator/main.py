@@ -11,6 +11,8 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
+from dashstream_operator.memory import limit_malloc_arenas
+
 if TYPE_CHECKING:
     from dashstream_operator.leader import LeaderElection
 
@@ -78,6 +80,7 @@ def _quiet_watch_successes(record: logging.LogRecord) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    limit_malloc_arenas()  # before any thread: see memory.py
     # Handlers read these when they are registered, i.e. on import below.
     os.environ["DASHSTREAM_RESYNC_SECONDS"] = str(args.resync_interval)
     os.environ["DASHSTREAM_KAFKA_TIMEOUT_SECONDS"] = str(args.kafka_timeout)
