@@ -159,6 +159,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("WEBSOCKET_CLIENT_QUEUE_SIZE", "1000", WS,
        "Per-client send queue (messages); a client that falls further behind loses messages "
        "(counted as lagged_receiver) and never slows the others.", "int", minimum=1),
+    _s("WEBSOCKET_CLIENT_MAX_DELAY_MS", "1000", WS,
+       "Longest an event waits in a client's send queue; older ones are dropped (counted as "
+       "lagged_receiver, the client is told with a lagged frame), so an overloaded server "
+       "sheds instead of queueing seconds. 0: no bound.", "int", minimum=0),
     _s("WEBSOCKET_MAX_PAYLOAD_BYTES", "10485760", WS,
        "Largest payload decoded or decompressed; larger ones are counted as payload_too_large "
        "and sent to the DLQ.", "int", minimum=1),

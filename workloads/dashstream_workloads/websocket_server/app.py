@@ -52,6 +52,7 @@ class WebSocketApp:
         redis: RedisReplay | None,
         *,
         client_queue_size: int,
+        client_max_delay_ms: int = 0,
         auth_token: str | None,
         start_ms: float,
         redis_replay_limit: int = 10_000,
@@ -61,6 +62,7 @@ class WebSocketApp:
         self.memory = memory
         self.redis = redis
         self._queue_size = client_queue_size
+        self._max_delay = client_max_delay_ms / 1000
         self._token = auth_token
         self._start_ms = start_ms
         self._redis_limit = redis_replay_limit
@@ -114,7 +116,7 @@ class WebSocketApp:
             return web.json_response({"error": str(exc)}, status=400)
         ws = web.WebSocketResponse(heartbeat=_HEARTBEAT_SECONDS, max_msg_size=_CLIENT_MESSAGE_MAX)
         await ws.prepare(request)
-        client = Client(ws, self._queue_size, self.metrics)
+        client = Client(ws, self._queue_size, self.metrics, self._max_delay)
         # Registered before the replay is read: events published meanwhile are queued
         # and the client's floor drops the ones the replay already carries.
         self.hub.add(client)

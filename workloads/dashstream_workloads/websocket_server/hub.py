@@ -4,7 +4,10 @@ The broadcast only appends to queues and never awaits a client, so a client
 that stops reading can only fill its own queue; once full, its *oldest*
 queued events are dropped (``websocket_dropped_messages_total{reason=
 "lagged_receiver"}``) and it is told how many with a ``lagged`` frame. The
-others are not slowed at all.
+others are not slowed at all. Events are also dropped once they have waited in a
+queue longer than ``max_delay`` (``WEBSOCKET_CLIENT_MAX_DELAY_MS``): when the whole
+server is overloaded, every viewer gets fresh events and a ``lagged`` frame instead
+of a stream that runs seconds behind, and the writers skip the stale work.
 
 A writer sends everything queued since its last send as one frame (a
 ``batch`` frame when there is more than one event): under load that turns
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 
@@ -39,11 +43,15 @@ def batch_frame(frames: list[str]) -> str:
 class Client:
     """One connected WebSocket and its queue."""
 
-    def __init__(self, ws: web.WebSocketResponse, queue_size: int, metrics: WsMetrics) -> None:
+    def __init__(self, ws: web.WebSocketResponse, queue_size: int, metrics: WsMetrics,
+                 max_delay: float = 0.0) -> None:
         self.ws = ws
         self.queue_size = queue_size
         self._metrics = metrics
+        self._max_delay = max_delay
         self._queue: deque[Outgoing] = deque()
+        # (monotonic time, count) per offer, oldest first: how long the queue's head waited.
+        self._stamps: deque[list[float]] = deque()
         self._missed = 0
         self._wakeup = asyncio.Event()
         # Live events at or below these offsets were already sent by the replay.
@@ -52,13 +60,42 @@ class Client:
 
     def offer(self, items: Iterable[Outgoing]) -> None:
         queue = self._queue
+        before = len(queue)
         queue.extend(items)
+        if len(queue) > before:
+            self._stamps.append([time.monotonic(), len(queue) - before])
         overflow = len(queue) - self.queue_size
         if overflow > 0:
-            for _ in range(overflow):
-                queue.popleft()
-            self._count_drops(overflow)
+            self._drop_oldest(overflow)
         self._wakeup.set()
+
+    def _drop_oldest(self, count: int) -> None:
+        queue, stamps = self._queue, self._stamps
+        count = min(count, len(queue))
+        for _ in range(count):
+            queue.popleft()
+        left = count
+        while left and stamps:
+            if stamps[0][1] <= left:
+                left -= int(stamps.popleft()[1])
+            else:
+                stamps[0][1] -= left
+                left = 0
+        if count:
+            self._count_drops(count)
+
+    def shed_stale(self, now: float | None = None) -> int:
+        """Drop queued events older than ``max_delay``; returns how many."""
+        if not self._max_delay:
+            return 0
+        cutoff = (time.monotonic() if now is None else now) - self._max_delay
+        stale = 0
+        for stamp, count in self._stamps:
+            if stamp >= cutoff:
+                break
+            stale += int(count)
+        self._drop_oldest(stale)
+        return stale
 
     def _count_drops(self, overflow: int) -> None:
         # Counted when the drop happens, not when the client is told: a client that
@@ -78,6 +115,7 @@ class Client:
     def _take(self) -> list[str]:
         frames = []
         floor = self.floor
+        self._stamps.clear()
         while self._queue:
             item = self._queue.popleft()
             if item.partition >= 0 and item.offset <= floor.get(item.partition, -1):
@@ -95,6 +133,7 @@ class Client:
         while not self.ws.closed:
             await self._wakeup.wait()
             self._wakeup.clear()
+            self.shed_stale()
             if self._missed:  # the episode ends: tell the client what it lost
                 missed, self._missed = self._missed, 0
                 await self.ws.send_str(lagged_frame(missed))

@@ -96,6 +96,7 @@ async def run(settings: Mapping[str, Any]) -> None:
                             settings["WEBSOCKET_REPLAY_REDIS_TTL_SECS"])
     wsapp = WebSocketApp(metrics, memory, redis,
                          client_queue_size=settings["WEBSOCKET_CLIENT_QUEUE_SIZE"],
+                         client_max_delay_ms=settings["WEBSOCKET_CLIENT_MAX_DELAY_MS"],
                          auth_token=settings["WEBSOCKET_AUTH_TOKEN"], start_ms=start_ms,
                          redis_replay_limit=settings["WEBSOCKET_REPLAY_REDIS_MAX_MESSAGES"])
     loop = asyncio.get_running_loop()
