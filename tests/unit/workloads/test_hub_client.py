@@ -21,7 +21,7 @@ def _items(start: int, n: int) -> list[Outgoing]:
 
 
 def _dropped(c: Client) -> float:
-    return c._metrics.dropped_lagged._value.get()  # type: ignore[attr-defined]
+    return float(c._metrics.dropped_lagged._value.get())
 
 
 def test_events_older_than_the_max_delay_are_shed_and_counted() -> None:
