@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from dashstream_operator.kafka.snapshot import MetadataSnapshots
 
 
@@ -55,3 +57,37 @@ def test_a_fetch_overtaken_by_a_write_is_not_kept() -> None:
 
     assert snaps.get(1, fetch_during_a_write) == "before the write"
     assert snaps.get(1, lambda: "after") == "after"
+
+
+def test_a_failed_listing_fails_the_rest_of_the_pass_at_once() -> None:
+    snaps, calls = MetadataSnapshots(), []
+
+    def down() -> int:
+        calls.append(1)
+        raise ConnectionError("broker unreachable")
+
+    snaps.begin()
+    for _ in range(5):
+        with pytest.raises(ConnectionError):
+            snaps.get(1, down)
+    assert len(calls) == 1  # the others did not wait for a timeout of their own
+    snaps.begin()
+    assert snaps.get(1, lambda: 7) == 7  # the next pass asks again
+
+
+def test_the_lock_is_free_while_a_fetch_outside_a_pass_hangs() -> None:
+    snaps = MetadataSnapshots()
+    started, release = threading.Event(), threading.Event()
+
+    def hanging() -> int:
+        started.set()
+        release.wait(10)
+        return 1
+
+    worker = threading.Thread(target=snaps.get, args=(1, hanging))
+    worker.start()
+    assert started.wait(5)
+    snaps.begin()  # the event loop's call: must not wait for the hanging broker
+    snaps.end()
+    release.set()
+    worker.join(5)

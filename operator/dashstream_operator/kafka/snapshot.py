@@ -5,7 +5,12 @@ so during a resync pass every pipeline on the same connection reads one snapshot
 instead of fetching its own. Outside a pass (a reconcile a watch event started) every
 describe fetches afresh. A write through the connection (create, grow, alter, delete)
 drops its snapshot, so the status read after an apply never sees the topics as they
-were before it; an out-of-band change is seen by the next pass, as before.
+were before it; an out-of-band change is seen by the next pass, as before. A listing
+that fails is remembered for the rest of the pass too: the reconciles waiting for it
+fail at once instead of each waiting the Kafka timeout in turn.
+
+The lock guarding the snapshots is never held during a fetch: the event loop takes it
+to begin and end a pass, and must not wait for a hanging broker.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ class MetadataSnapshots:
         self._lock = threading.Lock()
         self._active = False
         self._by_key: dict[int, Any] = {}
+        self._failed: dict[int, BaseException] = {}
         # Bumped by every write: a fetch that started before a write must not be kept.
         self._versions: dict[int, int] = {}
         self._fetching: dict[int, threading.Lock] = {}
@@ -30,15 +36,18 @@ class MetadataSnapshots:
         with self._lock:
             self._active = True
             self._by_key.clear()
+            self._failed.clear()
 
     def end(self) -> None:
         with self._lock:
             self._active = False
             self._by_key.clear()
+            self._failed.clear()
 
     def invalidate(self, key: int) -> None:
         with self._lock:
             self._by_key.pop(key, None)
+            self._failed.pop(key, None)  # a write went through: the connection works
             self._versions[key] = self._versions.get(key, 0) + 1
 
     def get(self, key: int, fetch: Callable[[], Any]) -> Any:
@@ -48,16 +57,26 @@ class MetadataSnapshots:
         each sending their own.
         """
         with self._lock:
-            if not self._active:
-                return fetch()
+            active = self._active
             fetching = self._fetching.setdefault(key, threading.Lock())
+        if not active:
+            return fetch()
         with fetching:
             with self._lock:
                 found = self._by_key.get(key)
+                failed = self._failed.get(key)
                 version = self._versions.get(key, 0)
             if found is not None:
                 return found
-            fresh = fetch()
+            if failed is not None:
+                raise failed
+            try:
+                fresh = fetch()
+            except Exception as exc:
+                with self._lock:
+                    if self._active and self._versions.get(key, 0) == version:
+                        self._failed[key] = exc
+                raise
             with self._lock:
                 if self._active and self._versions.get(key, 0) == version:
                     self._by_key[key] = fresh
