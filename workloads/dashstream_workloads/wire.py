@@ -274,8 +274,6 @@ def decoder(
     other frame goes through :func:`decode`, so results and errors are exactly
     its (tests/unit/workloads/test_wire.py compares both on arbitrary bytes).
     """
-    accepted: dict[int, bool] = {}
-
     def slow(data: bytes) -> DashStreamMessage:
         return decode(data, max_payload_bytes, policy, expected_schema_version)
 
@@ -289,10 +287,8 @@ def decoder(
             return slow(data)
         if msg.HasField("header"):
             version = msg.header.schema_version
-            ok = accepted.get(version)
-            if ok is None:
-                ok = accepted[version] = policy.accepts(version, expected_schema_version)
-            if not ok:
+            if version != expected_schema_version and not policy.accepts(
+                    version, expected_schema_version):
                 return slow(data)
         return msg
 

@@ -26,6 +26,7 @@ class MetadataSnapshots:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._active = False
+        self._pass = 0  # bumped by begin and end: a fetch from an earlier pass is not kept
         self._by_key: dict[int, Any] = {}
         self._failed: dict[int, BaseException] = {}
         # Bumped by every write: a fetch that started before a write must not be kept.
@@ -35,12 +36,14 @@ class MetadataSnapshots:
     def begin(self) -> None:
         with self._lock:
             self._active = True
+            self._pass += 1
             self._by_key.clear()
             self._failed.clear()
 
     def end(self) -> None:
         with self._lock:
             self._active = False
+            self._pass += 1
             self._by_key.clear()
             self._failed.clear()
 
@@ -57,7 +60,7 @@ class MetadataSnapshots:
         each sending their own.
         """
         with self._lock:
-            active = self._active
+            active, this_pass = self._active, self._pass
             fetching = self._fetching.setdefault(key, threading.Lock())
         if not active:
             return fetch()
@@ -74,10 +77,10 @@ class MetadataSnapshots:
                 fresh = fetch()
             except Exception as exc:
                 with self._lock:
-                    if self._active and self._versions.get(key, 0) == version:
+                    if self._pass == this_pass and self._versions.get(key, 0) == version:
                         self._failed[key] = exc
                 raise
             with self._lock:
-                if self._active and self._versions.get(key, 0) == version:
+                if self._pass == this_pass and self._versions.get(key, 0) == version:
                     self._by_key[key] = fresh
             return fresh

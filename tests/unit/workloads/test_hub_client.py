@@ -54,3 +54,15 @@ def test_stamps_always_account_for_the_queue(offers: list[int], size: int) -> No
             c.shed_stale()
         assert sum(int(x[1]) for x in c._stamps) == len(c._queue) <= size
     assert _dropped(c) == offset - len(c._queue)
+
+
+def test_a_slow_replay_neither_reports_a_loss_nor_sheds_live_events() -> None:
+    """Events queued while the replay was read: those it carries are dropped unseen,
+    the others start waiting when live streaming starts."""
+    c = _client()
+    c.floor = {0: 2}  # the replay carried offsets 0..2
+    c.offer(_items(0, 5))  # 0..4 queued during a replay that took 5 s
+    c._stamps[0][0] -= 5
+    c._start_live()
+    assert c.shed_stale() == 0 and c._missed == 0 and _dropped(c) == 0
+    assert c._take() == ["f3", "f4"]

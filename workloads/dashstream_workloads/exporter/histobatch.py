@@ -44,8 +44,13 @@ class HistogramBatch:
         values = self._values
         if not values:
             return
-        total = sum(values)  # inf and -inf make NaN, as sequential observes would
-        if total != total:
+        # The sum is added one value at a time, in order, onto the exposed one (this
+        # thread is its only writer): float addition is not associative, and a batched
+        # total could round or overflow differently from the observes it stands for.
+        total = self._sum_value.get()
+        for value in values:
+            total += value
+        if total != total:  # a NaN value (or inf and -inf): NaN kept out of the buckets
             values[:] = [v for v in values if v == v]
         # Sorted once (in C), each bucket's count is a difference of two bisections:
         # a few calls per bucket instead of one per value. A value lands in the first
@@ -58,4 +63,4 @@ class HistogramBatch:
                 bucket.inc(upto - below)
                 below = upto
         values.clear()
-        self._sum_value.inc(total)
+        self._sum_value.set(total)

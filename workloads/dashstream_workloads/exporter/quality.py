@@ -137,50 +137,54 @@ class QualityMetrics:
         models: dict[str, int] = {}
         lib_status: dict[str, int] = {}
         closed: list[int] = []
-        for msg in msgs:
-            if msg.WhichOneof("payload") != "quality":
-                wrong_scope += 1
-                continue
-            if not msg.HasField("header"):
-                # No header means no schema version was checked: do not interpret it.
-                missing_header += 1
-                continue
-            q = msg.quality
-            quality += 1
-            ok = q.passed
-            if ok:
-                passed += 1
-            else:
-                category = failure_category(q.failure_category)
-                failed[category] = failed.get(category, 0) + 1
-            latency = q.latency_ms
-            latency_h.observe(latency)
-            retries[ok].observe(q.retry_count)
-            model = q.model
-            if model not in known_models:
-                model = bound_model(model)
-            models[model] = models.get(model, 0) + 1
-            children = model_children.get(model) or by_model(model)
-            children[0].observe(q.quality_score)
-            children[2].observe(latency)
-            if observe_session(q.session_id, q.turn_number, now):
-                closed += self.sessions.closed
-            if q.HasField("librarian"):
-                last_lib = q.librarian
-                librarian += 1
-                status = _LIB_STATUS.get(last_lib.test_status)
-                if status is not None:
-                    lib_status[status] = lib_status.get(status, 0) + 1
-                self._lib_duration.observe(last_lib.request_duration_seconds)
-            last = q
-        for turns in closed:
-            self._turns.observe(turns)
+        # Whatever happens to one event, what the batch already evicted and observed
+        # is published (the caller counts a failed batch and goes on).
+        try:
+            for msg in msgs:
+                if msg.WhichOneof("payload") != "quality":
+                    wrong_scope += 1
+                    continue
+                if not msg.HasField("header"):
+                    # No header means no schema version was checked: do not interpret it.
+                    missing_header += 1
+                    continue
+                q = msg.quality
+                quality += 1
+                ok = q.passed
+                if ok:
+                    passed += 1
+                else:
+                    category = failure_category(q.failure_category)
+                    failed[category] = failed.get(category, 0) + 1
+                latency = q.latency_ms
+                latency_h.observe(latency)
+                retries[ok].observe(q.retry_count)
+                model = q.model
+                if model not in known_models:
+                    model = bound_model(model)
+                models[model] = models.get(model, 0) + 1
+                children = model_children.get(model) or by_model(model)
+                children[0].observe(q.quality_score)
+                children[2].observe(latency)
+                if observe_session(q.session_id, q.turn_number, now):
+                    closed += self.sessions.closed
+                if q.HasField("librarian"):
+                    last_lib = q.librarian
+                    librarian += 1
+                    status = _LIB_STATUS.get(last_lib.test_status)
+                    if status is not None:
+                        lib_status[status] = lib_status.get(status, 0) + 1
+                    self._lib_duration.observe(last_lib.request_duration_seconds)
+                last = q
+        finally:
+            for turns in closed:
+                self._turns.observe(turns)
+            self._flush()
         n: Tally[str] = Tally({"wrong_scope": wrong_scope, "missing_header": missing_header,
                                "quality": quality, "passed": passed, "librarian": librarian})
         n.update({f"failed:{c}": k for c, k in failed.items()})
         n.update({f"model:{m}": k for m, k in models.items()})
         n.update({f"librarian:{st}": k for st, k in lib_status.items()})
-        self._flush()
         self._add(n, last, last_lib)
         return +Tally({k: v for k, v in n.items() if k in _OUTCOMES})
 

@@ -123,6 +123,20 @@ class Client:
             frames.append(item.frame)
         return frames
 
+    def _start_live(self) -> None:
+        """After the replay: what was queued meanwhile and the replay carried is dropped
+        unseen (not a loss), and the rest waits from now on: the time the server took to
+        read and send the replay is not the client's delay."""
+        floor, queue = self.floor, self._queue
+        if floor:
+            kept = [item for item in queue
+                    if item.partition < 0 or item.offset > floor.get(item.partition, -1)]
+            queue.clear()
+            queue.extend(kept)
+        self._stamps.clear()
+        if queue:
+            self._stamps.append([time.monotonic(), len(queue)])
+
     async def run_writer(self, replay: list[Outgoing]) -> None:
         """Send the replay, then live frames, until the socket closes."""
         for item in replay:
@@ -130,6 +144,7 @@ class Client:
                 self.floor[item.partition] = max(self.floor.get(item.partition, -1), item.offset)
         if replay:
             await self.ws.send_str(batch_frame([item.frame for item in replay]))
+        self._start_live()
         while not self.ws.closed:
             await self._wakeup.wait()
             self._wakeup.clear()
