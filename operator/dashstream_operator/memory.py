@@ -4,7 +4,7 @@ glibc gives each thread that contends for the allocator an arena of its own (up 
 eight per core) and rarely hands memory freed in one back to the system. The
 operator's reconciles run on executor threads, so a burst of them (a start with
 1,000 existing CRs) left the process at 478 MiB RSS, of which about 80 MiB were live
-Python objects; with two arenas the same start ends at 173 MiB (docs/benchmarks.md).
+Python objects; with two arenas the same start ends at 171 MiB (docs/benchmarks.md).
 ``MALLOC_ARENA_MAX`` does the same from the environment; this sets it for every way
 the operator is started (the chart, ``python -m``, tests, benchmarks) and must run
 before the first executor thread exists.
@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
 import os
 
 __all__ = ["ARENAS", "limit_malloc_arenas"]
 
-log = logging.getLogger(__name__)
 ARENAS = 2
 _M_ARENA_MAX = -8  # glibc's malloc.h
 

@@ -54,7 +54,7 @@ class Metrics:
             "(describe, apply, delete) waiting for the broker right now.", registry=registry)
         self.kafka_metadata_requests = Counter(
             "dashstream_operator_kafka_metadata_requests", "Whole-cluster topic listings sent "
-            "to Kafka (at most one per connection per resync pass; one per event-driven "
+            "to Kafka (at most one per connection per resync pass; outside a pass, one per "
             "reconcile).", registry=registry)
         self.api_requests = Counter(
             "dashstream_operator_api_requests", "Requests the operator's reconcilers sent to "

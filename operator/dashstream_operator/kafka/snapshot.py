@@ -34,15 +34,15 @@ class MetadataSnapshots:
         self._fetching: dict[int, threading.Lock] = {}
 
     def begin(self) -> None:
-        with self._lock:
-            self._active = True
-            self._pass += 1
-            self._by_key.clear()
-            self._failed.clear()
+        self._start(active=True)
 
     def end(self) -> None:
+        self._start(active=False)
+
+    def _start(self, *, active: bool) -> None:
+        """A new pass (or the time between passes): nothing of the last one is kept."""
         with self._lock:
-            self._active = False
+            self._active = active
             self._pass += 1
             self._by_key.clear()
             self._failed.clear()

@@ -166,8 +166,9 @@ class QualityMetrics:
                 children = model_children.get(model) or by_model(model)
                 children[0].observe(q.quality_score)
                 children[2].observe(latency)
-                if observe_session(q.session_id, q.turn_number, now):
-                    closed += self.sessions.closed
+                evicted = observe_session(q.session_id, q.turn_number, now)
+                if evicted:
+                    closed += evicted
                 if q.HasField("librarian"):
                     last_lib = q.librarian
                     librarian += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 __all__ = ["DEFAULT_MAX_SESSIONS", "LabelBounder", "SessionTracker"]
@@ -41,37 +41,36 @@ class SessionTracker:
         self.max_sessions = max_sessions
         self._clock = clock
         self._open: OrderedDict[str, tuple[int, float]] = OrderedDict()
-        self.closed: list[int] = []
 
     def __len__(self) -> int:
         return len(self._open)
 
     def observe(self, session_id: str, turn: int) -> list[int]:
         """Record a turn; returns turn counts of sessions closed to stay bounded."""
-        return list(self.closed) if self.observe_at(session_id, turn, self._clock()) else []
+        return list(self.observe_at(session_id, turn, self._clock()))
 
     def now(self) -> float:
         return self._clock()
 
-    def observe_at(self, session_id: str, turn: int, now: float) -> bool:
+    def observe_at(self, session_id: str, turn: int, now: float) -> Sequence[int]:
         """Record a turn seen at ``now`` (one clock read per batch serves all its events);
-        True when sessions were closed to stay bounded: their turn counts are then in
-        :attr:`closed` until the next call."""
+        returns the turn counts of sessions closed to stay bounded (mostly none: the
+        shared empty tuple, no allocation on the hot path)."""
         if not session_id:
-            return False
+            return ()
         open_ = self._open
         previous = open_.get(session_id)
         if previous is None:
             open_[session_id] = (turn, now)
             if len(open_) <= self.max_sessions:
-                return False
-            self.closed = []
+                return ()
+            closed = []
             while len(open_) > self.max_sessions:
-                self.closed.append(open_.popitem(last=False)[1][0])
-            return True
+                closed.append(open_.popitem(last=False)[1][0])
+            return closed
         open_[session_id] = (turn if turn > previous[0] else previous[0], now)
         open_.move_to_end(session_id)
-        return False
+        return ()
 
     def expire(self) -> list[int]:
         """Close sessions idle for longer than ``timeout``; return their turn counts."""

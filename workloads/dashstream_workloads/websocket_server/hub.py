@@ -112,25 +112,23 @@ class Client:
         m.client_lag_messages("critical" if self._missed >= self.queue_size else "warning",
                               overflow)
 
+    def _replayed(self, item: Outgoing) -> bool:
+        """Live events at or below the floor were already sent by the replay."""
+        return item.partition >= 0 and item.offset <= self.floor.get(item.partition, -1)
+
     def _take(self) -> list[str]:
-        frames = []
-        floor = self.floor
+        frames = [item.frame for item in self._queue if not self._replayed(item)]
+        self._queue.clear()
         self._stamps.clear()
-        while self._queue:
-            item = self._queue.popleft()
-            if item.partition >= 0 and item.offset <= floor.get(item.partition, -1):
-                continue
-            frames.append(item.frame)
         return frames
 
     def _start_live(self) -> None:
         """After the replay: what was queued meanwhile and the replay carried is dropped
         unseen (not a loss), and the rest waits from now on: the time the server took to
         read and send the replay is not the client's delay."""
-        floor, queue = self.floor, self._queue
-        if floor:
-            kept = [item for item in queue
-                    if item.partition < 0 or item.offset > floor.get(item.partition, -1)]
+        queue = self._queue
+        if self.floor:
+            kept = [item for item in queue if not self._replayed(item)]
             queue.clear()
             queue.extend(kept)
         self._stamps.clear()
