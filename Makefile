@@ -15,6 +15,11 @@ ENV_SH  := .dev/env.sh
 # Run a command inside the local environment (KUBECONFIG, KAFKA_BOOTSTRAP_SERVERS, tools on PATH).
 IN_ENV  := source $(ENV_SH) && PATH="$(VENV)/bin:$$PATH"
 PYTEST_ARGS ?=
+# Optional parts of the environment (scripts/env/parts.py) `make env-up` starts; the test
+# targets add the ones their tests use, `make demo` none.
+ENV_PARTS ?=
+TEST_PARTS := prometheus-operator
+test-integration test-e2e explore: ENV_PARTS += $(TEST_PARTS)
 
 .PHONY: help venv env-up env-down env-status env-clean images check test test-unit test-integration \
         test-e2e lint generate check-generated demo bench explore clean
@@ -32,8 +37,8 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## create/refresh the virtualenv
 
-env-up: venv ## build (first time) and start etcd, kube-apiserver, controller-manager, Kafka, the node
-	@PATH="$(VENV)/bin:$$PATH" $(PY) scripts/env/devenv.py up
+env-up: venv ## build (first time) and start etcd, kube-apiserver, controller-manager, Kafka, the node (+ ENV_PARTS)
+	@PATH="$(VENV)/bin:$$PATH" $(PY) scripts/env/devenv.py up $(ENV_PARTS)
 
 images: env-up ## build the operator and workloads images (no Docker) into the node's containerd
 	@PATH="$(VENV)/bin:$$PATH" $(PY) scripts/env/devenv.py images
@@ -69,7 +74,7 @@ check: venv ## lint and unit tests: no environment, nothing built (fails in seco
 # built; PYTEST_ARGS apply to the integration and e2e run only.
 test: ## check, then images, generated copies, then the integration and e2e suites
 	@$(MAKE) --no-print-directory check PYTEST_ARGS=
-	@$(MAKE) --no-print-directory images
+	@$(MAKE) --no-print-directory images ENV_PARTS="$(TEST_PARTS)"
 	@$(MAKE) --no-print-directory check-generated
 	@$(IN_ENV) && scripts/run-pytest.sh --durations=15 tests/integration tests/e2e $(PYTEST_ARGS)
 

@@ -146,7 +146,7 @@ def values_schema() -> dict[str, Any]:
         "watchAllNamespaces": BOOL,
         "serviceAccount": _obj({"create": BOOL, "name": STR,
                                 "annotations": _string_map()}),
-        "rbac": _obj({"create": BOOL}),
+        "rbac": _obj({"create": BOOL, "readPrometheuses": BOOL}),
         "replicaCount": {"type": "integer", "minimum": 1},
         "leaderElection": _obj({"enabled": BOOL,
                                 "leaseSeconds": {"type": "integer", "minimum": 3}}),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,21 @@ def thirdparty_crds(dyn: DynamicClient, kube_api: client.ApiClient) -> list[str]
     if len(paths) < 3:
         pytest.fail(f"third-party CRDs missing in {folder}: {HINT}", pytrace=False)
     return install_crds(dyn, kube_api, paths)
+
+
+@pytest.fixture(scope="session")
+def prometheus_operator(kube_api: client.ApiClient) -> str:
+    """A real prometheus-operator watching the cluster (an optional part of the
+    environment, with all of its CRDs installed): its URL."""
+    fix = "run `make env-up ENV_PARTS=prometheus-operator` (the test targets do)"
+    url = require_env("DASHSTREAM_PROMETHEUS_OPERATOR_URL", fix)
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=5):
+            pass
+    except OSError as exc:
+        pytest.fail(f"prometheus-operator at {url} does not answer ({exc}): {fix}",
+                    pytrace=False)
+    return url
 
 
 @pytest.fixture

@@ -74,6 +74,8 @@ PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
             "jsonPath": ".status.componentsReady",
             "description": "Ready components out of enabled",
         },
+        # Selected / NotSelected: whether a Prometheus picks up the ServiceMonitors.
+        _condition_column("MonitoringReady", "reason", "Monitoring"),
         _AGE,
     ],
     "AlertRuleSet": [
@@ -85,6 +87,7 @@ PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
             "jsonPath": ".status.rulesValid",
             "description": "Valid rules out of declared",
         },
+        _condition_column("Selected", "reason", "Selected"),
         _condition_column("Ready", "reason", "Reason", priority=1),
         _AGE,
     ],

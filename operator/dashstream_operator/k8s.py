@@ -99,6 +99,7 @@ class Kube:
         self._dyn: DynamicClient | None = None
         self._dyn_lock = threading.RLock()
         self._crd_seen: dict[str, tuple[bool, float]] = {}
+        self._ns_labels: dict[str, tuple[dict[str, str] | None, float]] = {}
 
     @property
     def dyn(self) -> DynamicClient:
@@ -193,6 +194,26 @@ class Kube:
         with self._dyn_lock:
             self._crd_seen[name] = (present, now)
         return present
+
+    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        """A namespace's labels (None: not allowed to read them), cached like has_crd.
+        Read with a LIST by name: the chart grants list on namespaces, not get."""
+        now = time.monotonic()
+        with self._dyn_lock:
+            hit = self._ns_labels.get(namespace)
+            if hit is not None and now - hit[1] < CRD_TTL:
+                return hit[0]
+        try:
+            found = self.core.list_namespace(field_selector=f"metadata.name={namespace}")
+            meta = found.items[0].metadata if found.items else None
+            labels: dict[str, str] | None = dict((meta.labels if meta else None) or {})
+        except client.ApiException as exc:
+            if exc.status != 403:
+                raise
+            labels = None
+        with self._dyn_lock:
+            self._ns_labels[namespace] = (labels, now)
+        return labels
 
     def has_kind(self, api_version: str, kind: str) -> bool:
         """Whether the cluster serves this kind (by discovery), cached like has_crd."""

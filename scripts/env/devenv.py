@@ -3,7 +3,8 @@
 Kafka broker and a real node (kubelet + containerd) on this host, built from source and
 package registries (no Docker).
 
-  devenv.py up                 build what is missing, start what is not running
+  devenv.py up [PART...]       build what is missing, start what is not running;
+                               optional parts only when named (prometheus-operator)
   devenv.py down               stop exactly the processes `up` started
   devenv.py status             what runs, where, and the tool versions
   devenv.py build              only build/fetch the binaries and jars
@@ -11,8 +12,8 @@ package registries (no Docker).
                                and import them into the node's containerd
   devenv.py stop|start NAME    one process (etcd, kube-apiserver,
                                kube-controller-manager, kafka, containerd,
-                               kube-scheduler, coredns, kubelet, kube-proxy),
-                               for fault tests
+                               kube-scheduler, coredns, kubelet, kube-proxy, and
+                               the optional parts' processes), for fault tests
   devenv.py clean              down, then delete .dev/ (cluster and broker data)
 
 Set DASHSTREAM_CLUSTER=kind to create a kind cluster instead of the local control
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import builds
 import images
 import node
+import parts
 from envlib import (
     CACHE,
     DEV,
@@ -49,7 +51,8 @@ from procs import PROCS as CONTROL_PLANE
 from procs import Proc, pid_of, start, stop
 
 PROCS = CONTROL_PLANE + node.node_procs()
-BY_NAME = {p.name: p for p in PROCS}
+OPTIONAL_PROCS = [proc for part in parts.PARTS for proc in part.procs]
+BY_NAME = {p.name: p for p in PROCS + OPTIONAL_PROCS}
 
 ENV_SH = DEV / "env.sh"
 
@@ -77,13 +80,21 @@ def write_env_sh(kubeconfig: Path) -> None:
         f"export DASHSTREAM_THIRDPARTY_CRDS={builds.thirdparty_crds_dir()}",
         f'export PATH={":".join(path_dirs)}:"$PATH"',
     ]
+    for part in parts.PARTS:
+        if part.running():
+            lines += [f"export {k}={v}" for k, v in part.env().items()]
     ENV_SH.write_text("\n".join(lines) + "\n")
 
 
-def up() -> None:
+def up(names: list[str]) -> None:
+    unknown = [n for n in names if n not in parts.BY_NAME]
+    if unknown:
+        die(f"no such part: {', '.join(unknown)} (parts: {', '.join(parts.BY_NAME)})")
     DEV.mkdir(exist_ok=True)
     LOGS.mkdir(exist_ok=True)
     builds.build_all()
+    for name in names:
+        parts.BY_NAME[name].build()
     if os.environ.get("DASHSTREAM_CLUSTER") == "kind":
         kubeconfig = kind_up()
         start(BY_NAME["kafka"])
@@ -93,6 +104,9 @@ def up() -> None:
         for p in PROCS:
             start(p)
         kubeconfig = KUBECONFIG
+    for name in names:
+        for p in parts.BY_NAME[name].procs:
+            start(p)
     write_env_sh(kubeconfig)
     say(f"environment up; use it with:  source {ENV_SH}")
 
@@ -118,7 +132,7 @@ def down() -> None:
     extras = [Proc(f.stem, "python", list, lambda: True)
               for f in sorted(RUN.glob("*.pid")) if f.stem not in BY_NAME]
     stopped = [p.name for p in extras if stop(p)]
-    stopped += [p.name for p in reversed(PROCS) if stop(p)]
+    stopped += [p.name for p in reversed(PROCS + OPTIONAL_PROCS) if stop(p)]
     if os.environ.get("DASHSTREAM_CLUSTER") == "kind" and shutil.which("kind"):
         subprocess.run(["kind", "delete", "cluster", "--name", "dashstream"], check=False)
     say(f"stopped: {', '.join(stopped) or 'nothing was running'}")
@@ -126,7 +140,7 @@ def down() -> None:
 
 def status() -> int:
     bad = 0
-    for p in PROCS:
+    for p in PROCS + [p for p in OPTIONAL_PROCS if pid_of(p)]:
         pid = pid_of(p)
         healthy = bool(pid) and p.healthy()
         bad += not healthy
@@ -144,7 +158,7 @@ def main(argv: list[str]) -> int:
         return 0
     cmd, rest = argv[0], argv[1:]
     if cmd == "up":
-        up()
+        up(rest)
     elif cmd == "down":
         down()
     elif cmd == "status":
@@ -155,6 +169,8 @@ def main(argv: list[str]) -> int:
         images.build_and_import()
     elif cmd in {"start", "stop"} and rest and rest[0] in BY_NAME:
         (start if cmd == "start" else stop)(BY_NAME[rest[0]])
+        if BY_NAME[rest[0]] in OPTIONAL_PROCS:  # its part's variables follow whether it runs
+            write_env_sh(KUBECONFIG)
     elif cmd == "clean":
         down()
         shutil.rmtree(DEV, ignore_errors=True)

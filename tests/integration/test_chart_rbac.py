@@ -76,7 +76,12 @@ def test_rbac_matrix(helm: str, kubectl: str, namespace: str, other_namespace: s
         assert can_i(kubectl, sa, verb, "customresourcedefinitions.apiextensions.k8s.io")
     for verb in ("list", "watch"):
         assert can_i(kubectl, sa, verb, "namespaces")
+    prometheuses = "prometheuses.monitoring.coreos.com"
+    for verb in ("get", "list", "watch"):  # read-only, to judge selection (readPrometheuses)
+        assert can_i(kubectl, sa, verb, prometheuses, "--all-namespaces")
     denied = [
+        ("patch", prometheuses, "--all-namespaces"),
+        ("create", prometheuses, *ns),
         ("get", "secrets", "-n", other_namespace),   # another namespace's Secrets
         ("list", "secrets", *ns),                     # Secrets only by name
         ("watch", "secrets", *ns),
@@ -117,6 +122,9 @@ def test_rbac_matrix(helm: str, kubectl: str, namespace: str, other_namespace: s
                                    ("*", "*", "--all-namespaces"),
                                    ("create", "pods", "-n", other_namespace)]:
         assert not can_i(kubectl, sa, verb, resource, *extra), f"{verb} {resource} {extra}"
+    run(helm, "upgrade", "dso", str(CHART), "--namespace", namespace, "--skip-crds",
+        "--set", "rbac.readPrometheuses=false")
+    assert not can_i(kubectl, sa, "list", prometheuses, "--all-namespaces")
     run(helm, "uninstall", "dso", "--namespace", namespace, "--wait")
 
 

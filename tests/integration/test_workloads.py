@@ -105,7 +105,9 @@ def test_children_rendered_applied_repaired_and_collected(
                                                  "WorkloadsReady"), timeout=30, what="status")
     assert status_obj["status"] == "False" and status_obj["reason"] == "ReplicasUnavailable"
     mon = condition(get_pipeline(kube_api, namespace, "secure"), "MonitoringReady")
-    assert mon and mon["reason"] == "ServiceMonitorsApplied"
+    # No Prometheus object exists in the test cluster (or not even its CRD): said, not failed.
+    assert mon and (mon["status"], mon["reason"]) == ("True", "SelectionUnknown")
+    assert mon["message"].startswith("3 ServiceMonitors applied; "), mon
 
     # --- drift: hand edits of owned fields, and a deleted child, are put back --------
     name = "secure-websocket-server"

@@ -31,12 +31,12 @@ def load_env() -> None:
             os.environ.setdefault(m.group(1), m.group(2).strip('"'))
 
 
-def require_env(name: str) -> str:
+def require_env(name: str, fix: str = HINT) -> str:
     """A variable a real part needs; missing means fail (never skip) with the fix."""
     load_env()
     value = os.environ.get(name)
     if not value:
-        pytest.fail(f"{name} is not set: {HINT}", pytrace=False)
+        pytest.fail(f"{name} is not set: {fix}", pytrace=False)
     return value
 
 

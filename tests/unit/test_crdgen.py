@@ -247,8 +247,9 @@ def test_every_cel_rule_has_a_message() -> None:
     ("kind", "plural", "short", "columns"),
     [
         ("DashStreamPipeline", "dashstreampipelines", "dsp",
-         ["Ready", "Reason", "Topics", "Components", "Age"]),
-        ("AlertRuleSet", "alertrulesets", "ars", ["Ready", "Valid", "Rules", "Reason", "Age"]),
+         ["Ready", "Reason", "Topics", "Components", "Monitoring", "Age"]),
+        ("AlertRuleSet", "alertrulesets", "ars",
+         ["Ready", "Valid", "Rules", "Selected", "Reason", "Age"]),
         ("DashboardSet", "dashboardsets", "dbs",
          ["Ready", "Valid", "Dashboards", "Reason", "Age"]),
     ],

@@ -22,6 +22,7 @@ from typing import Any
 import kopf
 
 from dashstream_operator.handlers.children import register_owner_callback
+from dashstream_operator.handlers.prometheuses import register_reselect, selection_check
 from dashstream_operator.handlers.resync import register_resync
 from dashstream_operator.handlers.skeleton import (
     child_event_matters,
@@ -70,7 +71,7 @@ def reconcile(body: Mapping[str, Any], memo: kopf.Memo, drift: bool = True) -> b
             refuse_invalid_spec(memo, ALERT_RULE_SET, raw, AlertRuleSetStatus, "Valid", exc)
             return False
         result = reconcile_alertruleset(raw, spec, memo.kube, memo.children, _last_valid(memo),
-                                        drift)
+                                        drift, selection_check(memo))
         if post_events(memo, raw, result.events):
             timed.result = "invalid"
         write_status(memo, ALERT_RULE_SET, raw, result.patch)
@@ -128,6 +129,7 @@ def _resync(body: dict[str, Any], memo: kopf.Memo) -> None:
 
 
 register_resync(ALERT_RULE_SET, _resync)
+register_reselect(KIND, _resync)
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="alertruleset_sources")

@@ -15,6 +15,7 @@ from typing import Any
 import kopf
 
 from dashstream_operator.handlers.children import register_owner_callback
+from dashstream_operator.handlers.prometheuses import register_reselect, selection_check
 from dashstream_operator.handlers.skeleton import (
     child_event_matters,
     leave_alone,
@@ -122,7 +123,8 @@ def _reconcile(raw: dict[str, Any], memo: kopf.Memo,
             refuse_invalid_spec(memo, PIPELINE, raw, DashStreamPipelineStatus, "TopicsReady",
                                 exc)
             return "invalid"
-        result = reconcile_pipeline(raw, spec, memo.kube, memo.children, topics)
+        result = reconcile_pipeline(raw, spec, memo.kube, memo.children, topics,
+                                    selection_check(memo))
         post_events(memo, raw, result.events)
         if topics is not None and topics.status != "True" and topics.reason in KAFKA_REASONS:
             METRICS.kafka_errors.labels(topics.reason).inc()
@@ -179,6 +181,14 @@ def on_children_changed(memo: kopf.Memo, namespace: str, name: str, uid: str,
 
 
 register_owner_callback(PIPELINE.kind, on_children_changed)
+
+
+def _reselect(body: dict[str, Any], memo: kopf.Memo) -> None:
+    # The children half only: the Prometheus objects changed, Kafka did not.
+    reconcile(body, memo, None)
+
+
+register_reselect(PIPELINE.kind, _reselect)
 
 
 def _delete_policy_is_delete(spec: Any, **_: Any) -> bool:

@@ -28,6 +28,7 @@ from kubernetes import client
 
 from dashstream_operator.handlers.children import CHILD_RESOURCES, MANAGED_BY_SELECTOR
 from dashstream_operator.handlers.pipeline import reconcile
+from dashstream_operator.handlers.prometheuses import refresh_prometheuses
 from dashstream_operator.handlers.skeleton import log_failure
 from dashstream_operator.handlers.startup import RESYNC_SECONDS
 from dashstream_operator.k8s import Kube, api_forbidden, api_unavailable
@@ -128,6 +129,8 @@ async def resync_once(memo: kopf.Memo) -> int:
 async def _pass(memo: kopf.Memo) -> int:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, refresh_children, memo.kube, memo.children)
+    # Every object of the pass is judged against the Prometheus objects listed now.
+    await loop.run_in_executor(None, refresh_prometheuses, memo.kube, memo.prometheuses)
     since = memo.bodies.mark()
     bodies = await loop.run_in_executor(None, list_pipelines, memo.kube.custom)
     _refresh_bodies(memo.bodies, PIPELINE, bodies, since)

@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 
 from dashstream_operator.handlers.children import CHILD_RESOURCES, MANAGED_BY_SELECTOR
+from dashstream_operator.handlers.prometheuses import PrometheusIndex, refresh_prometheuses
 from dashstream_operator.handlers.retry import RetryQueue
 from dashstream_operator.k8s import Kube
 from dashstream_operator.kafka.admin import AdminPool
@@ -59,6 +60,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.children = ChildCache()
     memo.bodies = BodyCache()
     memo.retries = RetryQueue(asyncio.get_running_loop(), longest=RESYNC_SECONDS)
+    memo.prometheuses = PrometheusIndex()
+    try:
+        # Before the first reconcile, so none reports "not listed yet" and then flips.
+        await asyncio.get_running_loop().run_in_executor(
+            None, refresh_prometheuses, memo.kube, memo.prometheuses)
+    except Exception as exc:  # the resync pass lists them again
+        log.warning("cannot list Prometheus objects yet: %s", exc)
 
 
 @kopf.on.startup(id="http-endpoint")

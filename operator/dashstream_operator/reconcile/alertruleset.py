@@ -35,6 +35,7 @@ from dashstream_operator.reconcile.children import (
     sync_children,
 )
 from dashstream_operator.reconcile.pause import without_pause
+from dashstream_operator.reconcile.selection import SelectionCheck
 from dashstream_operator.reconcile.status import (
     ConditionSpec,
     apply_conditions,
@@ -183,6 +184,14 @@ def _synced(objects: Objects | None, generation: int | None, blocked: tuple[str,
             f"{where}")
 
 
+def _selected(objects: Objects | None, check: SelectionCheck) -> ConditionSpec:
+    """A synced PrometheusRule that no Prometheus selects evaluates nothing."""
+    if not any(o["kind"] == PROMETHEUSRULE[1] for o in objects or []):
+        return ("Selected", "True", "NoPrometheusRule",
+                "no PrometheusRule is synced: nothing for a Prometheus to select")
+    return ("Selected", *check.summary(PROMETHEUSRULE[1], objects or []))
+
+
 def _changed(old: Condition | None, new: ConditionSpec) -> bool:
     return old is None or (old.status, old.reason, old.message) != new[1:]
 
@@ -191,7 +200,7 @@ def _events(body: Mapping[str, Any], old: AlertRuleSetStatus,
             updates: Sequence[ConditionSpec],
             outcome: ChildrenOutcome | None, drift: bool) -> list[tuple[str, str, str]]:
     events = [("Warning", reason, message[:1024]) for type_, status, reason, message in updates
-              if status == "False" and type_ in ("Valid", "MetricsResolved", "Synced")
+              if status == "False" and type_ in ("Valid", "MetricsResolved", "Synced", "Selected")
               and _changed(old.condition(type_), (type_, status, reason, message))
               and not (type_ == "Synced" and reason in _EXPLAINED_ELSEWHERE)]
     if outcome is not None:
@@ -207,9 +216,11 @@ def _events(body: Mapping[str, Any], old: AlertRuleSetStatus,
 
 def reconcile_alertruleset(body: Mapping[str, Any], spec: AlertRuleSetSpec, kube: Kube,
                            children: ChildCache, store: LastValid,
-                           drift: bool = True) -> RuleSetResult:
+                           drift: bool = True,
+                           selection: SelectionCheck | None = None) -> RuleSetResult:
     """Validate, then sync the current generation or keep the last valid one; report.
-    ``drift`` False: the rule source changed, so a write it causes is no repair."""
+    ``drift`` False: the rule source changed, so a write it causes is no repair.
+    ``selection``: the Prometheus objects that may select the PrometheusRule."""
     meta = body["metadata"]
     ns, name, uid, generation = meta["namespace"], meta["name"], meta["uid"], \
         meta.get("generation")
@@ -250,6 +261,7 @@ def reconcile_alertruleset(body: Mapping[str, Any], spec: AlertRuleSetSpec, kube
     else:
         updates.append(_synced(objects, synced_generation, blocked, generation,
                                explicit_pr and not pr_crd))
+    updates.append(_selected(objects, selection or SelectionCheck()))
     updates.append(ready_of(updates, tolerated=() if reject else ("MetricsResolved",)))
     now = datetime.now(UTC).replace(microsecond=0)
     conditions = apply_conditions(without_pause(old.conditions), updates, generation, now)

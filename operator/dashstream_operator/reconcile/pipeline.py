@@ -23,6 +23,7 @@ from dashstream_operator.reconcile.children import (
     sync_children,
 )
 from dashstream_operator.reconcile.pause import without_pause
+from dashstream_operator.reconcile.selection import SelectionCheck
 from dashstream_operator.reconcile.status import (
     MAX_MESSAGE,
     ConditionSpec,
@@ -76,9 +77,11 @@ def current_topics(topics: TopicsOutcome | None, computed_for: int | None,
 
 
 def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, kube: Kube,
-                       children: ChildCache, topics: TopicsOutcome | None) -> PipelineResult:
+                       children: ChildCache, topics: TopicsOutcome | None,
+                       selection: SelectionCheck | None = None) -> PipelineResult:
     """``topics`` None: leave the topic status alone (a child changed; Kafka is the
-    resync's job)."""
+    resync's job). ``selection``: the Prometheus objects that may select our
+    ServiceMonitors (None: not known)."""
     meta = body["metadata"]
     ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
     generation = meta.get("generation")
@@ -129,8 +132,13 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
         if before is None or before.reason != "ApplyFailed":
             result.events.append(("Warning", "ApplyFailed", message[:1024]))
         result.retry = result.retry or message
-    monitoring = monitoring_condition(spec.resolved_service_monitor().enabled, sm_crd, desired)
+    monitoring = monitoring_condition(spec.resolved_service_monitor().enabled, sm_crd, desired,
+                                      selection or SelectionCheck())
     updates += [workloads, monitoring]
+    before = old.condition("MonitoringReady")
+    if monitoring[1] == "False" and (before is None or (before.reason, before.message)
+                                     != (monitoring[2], monitoring[3])):
+        result.events.append(("Warning", monitoring[2], monitoring[3][:1024]))
     notes = [n[:512] for n in settings_problems(name, ns, spec)][:MAX_SETTINGS_NOTES]
     extra |= {"components": components or None,
               "components_ready": f"{sum(c.ready for c in components)}/{len(components)}",

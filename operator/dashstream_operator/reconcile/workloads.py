@@ -13,6 +13,7 @@ from typing import Any
 
 from dashstream_operator.models import ComponentStatus
 from dashstream_operator.reconcile.children import Key, child_key
+from dashstream_operator.reconcile.selection import SelectionCheck
 from dashstream_operator.reconcile.status import ConditionSpec
 
 __all__ = ["Rollout", "monitoring_condition", "rollout_state", "workloads_condition"]
@@ -78,12 +79,18 @@ def workloads_condition(desired: Sequence[Mapping[str, Any]],
 
 
 def monitoring_condition(enabled: bool, servicemonitor_crd: bool,
-                         desired: Sequence[Mapping[str, Any]]) -> ConditionSpec:
+                         desired: Sequence[Mapping[str, Any]],
+                         check: SelectionCheck) -> ConditionSpec:
+    """Applied is not enough: whether a Prometheus selects the ServiceMonitors is what
+    decides if anything is scraped (``NotSelected`` otherwise)."""
     if not enabled:
         return "MonitoringReady", "True", "MonitoringDisabled", "monitoring.serviceMonitor is off"
     if servicemonitor_crd:
-        n = sum(d["kind"] == "ServiceMonitor" for d in desired)
-        return "MonitoringReady", "True", "ServiceMonitorsApplied", f"{n} ServiceMonitors applied"
+        status, reason, message = check.summary("ServiceMonitor", desired)
+        if reason == "SelectionUnknown":
+            n = sum(d["kind"] == "ServiceMonitor" for d in desired)
+            message = f"{n} ServiceMonitors applied; {message}"
+        return "MonitoringReady", status, reason, message
     return ("MonitoringReady", "True", "ScrapeAnnotations",
             "the ServiceMonitor CRD is not installed: Services carry prometheus.io/scrape "
             "annotations instead")

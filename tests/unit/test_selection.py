@@ -1,0 +1,138 @@
+"""Whether a Prometheus selects a ServiceMonitor / PrometheusRule, as prometheus-operator
+decides it (unset selector: nothing; empty: everything; unset namespace selector: the
+Prometheus's own namespace). The integration test checks the same verdicts against the
+real prometheus-operator's generated configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from dashstream_operator.reconcile.selection import (
+    Prometheuses,
+    PrometheusSelectors,
+    label_selector_matches,
+    selection,
+    selection_summary,
+)
+
+KPS = {"matchLabels": {"release": "kube-prometheus-stack"}}
+
+
+def prom(ns: str = "monitoring", name: str = "k8s", **spec: Any) -> PrometheusSelectors:
+    return PrometheusSelectors.of({"metadata": {"namespace": ns, "name": name}, "spec": spec})
+
+
+def monitor(name: str = "p-exporter", ns: str = "team", kind: str = "ServiceMonitor",
+            **labels: str) -> dict[str, Any]:
+    return {"kind": kind, "metadata": {"namespace": ns, "name": name, "labels": labels}}
+
+
+def no_labels(_ns: str) -> Mapping[str, str] | None:
+    return {}
+
+
+@pytest.mark.parametrize(("selector", "labels", "expected"), [
+    (None, {"a": "1"}, False),
+    ({}, {}, True),
+    ({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"}, True),
+    ({"matchLabels": {"a": "1"}}, {"a": "2"}, False),
+    ({"matchExpressions": [{"key": "a", "operator": "In", "values": ["1", "2"]}]}, {"a": "2"},
+     True),
+    ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {}, True),
+    ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {"a": "1"},
+     False),
+    ({"matchExpressions": [{"key": "a", "operator": "Exists"}]}, {"a": ""}, True),
+    ({"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}, {"a": ""}, False),
+    ({"matchExpressions": [{"key": "a", "operator": "Bogus"}]}, {"a": ""}, False),
+])
+def test_label_selector_semantics(selector: Any, labels: dict[str, str],
+                                  expected: bool) -> None:
+    assert label_selector_matches(selector, labels) is expected
+
+
+def test_wrong_release_label_names_the_prometheus_and_both_labels() -> None:
+    p = prom(serviceMonitorSelector=KPS, serviceMonitorNamespaceSelector={})
+    status, reason, message = selection_summary(
+        "ServiceMonitor", [monitor(release="prom"), monitor("p-ws", release="prom")],
+        Prometheuses("listed", (p,)), no_labels)
+    assert (status, reason) == ("False", "NotSelected")
+    assert message == ("ServiceMonitors p-exporter, p-ws are selected by no Prometheus: "
+                       "Prometheus monitoring/k8s wants release=kube-prometheus-stack; the "
+                       "ServiceMonitor has release=prom")
+
+
+def test_missing_label_and_own_namespace_only() -> None:
+    label = prom(serviceMonitorSelector=KPS, serviceMonitorNamespaceSelector={})
+    own_ns = prom("team-b", "local", serviceMonitorSelector={})
+    verdict = selection(monitor(), [label, own_ns], no_labels)
+    assert verdict.selected_by == []
+    assert verdict.why_not == [
+        "Prometheus monitoring/k8s wants release=kube-prometheus-stack; the ServiceMonitor "
+        "has no release label",
+        "Prometheus team-b/local looks only in its own namespace team-b "
+        "(serviceMonitorNamespaceSelector is unset)"]
+
+
+def test_selected_by_any_one_of_several() -> None:
+    ps = (prom(serviceMonitorSelector=KPS, serviceMonitorNamespaceSelector={}),
+          prom("team", "own", serviceMonitorSelector={}))
+    status, reason, message = selection_summary(
+        "ServiceMonitor", [monitor()], Prometheuses("listed", ps), no_labels)
+    assert (status, reason, message) == (
+        "True", "Selected", "ServiceMonitor p-exporter selected by Prometheus team/own")
+
+
+def test_unset_label_selector_selects_nothing() -> None:
+    p = prom("team", serviceMonitorNamespaceSelector={})
+    assert selection(monitor(), [p], no_labels).why_not == [
+        "Prometheus team/k8s selects no ServiceMonitor (serviceMonitorSelector is unset)"]
+
+
+def test_namespace_selector_reads_namespace_labels() -> None:
+    p = prom(serviceMonitorSelector={}, serviceMonitorNamespaceSelector={
+        "matchLabels": {"monitoring": "on"}})
+    labelled = selection(monitor(), [p], lambda ns: {"monitoring": "on"})
+    assert labelled.selected_by == ["monitoring/k8s"]
+    plain = selection(monitor(), [p], no_labels)
+    assert plain.why_not == ["Prometheus monitoring/k8s wants namespaces with monitoring=on "
+                             "(serviceMonitorNamespaceSelector); Namespace team does not match"]
+    by_name = prom(serviceMonitorSelector={}, serviceMonitorNamespaceSelector={
+        "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
+                              "values": ["team"]}]})
+    assert selection(monitor(), [by_name], no_labels).selected_by == ["monitoring/k8s"]
+
+
+def test_unreadable_namespace_is_unknown_not_a_failure() -> None:
+    p = prom(serviceMonitorSelector={}, serviceMonitorNamespaceSelector={
+        "matchLabels": {"monitoring": "on"}})
+    status, reason, message = selection_summary(
+        "ServiceMonitor", [monitor()], Prometheuses("listed", (p,)), lambda ns: None)
+    assert (status, reason) == ("True", "SelectionUnknown")
+    assert "labels of Namespace team cannot be read" in message
+
+
+def test_rules_use_the_rule_selectors() -> None:
+    p = prom(serviceMonitorSelector={}, serviceMonitorNamespaceSelector={},
+             ruleSelector=KPS, ruleNamespaceSelector={})
+    rule = monitor("alerts", kind="PrometheusRule", release="kube-prometheus-stack")
+    assert selection(rule, [p], no_labels).selected_by == ["monitoring/k8s"]
+    status, reason, message = selection_summary(
+        "PrometheusRule", [monitor("alerts", kind="PrometheusRule")],
+        Prometheuses("listed", (p,)), no_labels)
+    assert (status, reason) == ("False", "NotSelected")
+    assert message.endswith("the PrometheusRule has no release label")
+
+
+@pytest.mark.parametrize(("state", "words"), [
+    ("absent", "CRD (prometheuses.monitoring.coreos.com) is not installed"),
+    ("forbidden", "not allowed to list Prometheus objects"),
+    ("listed", "no Prometheus object exists"),
+])
+def test_nothing_to_judge_by_is_said_not_failed(state: Any, words: str) -> None:
+    status, reason, message = selection_summary(
+        "ServiceMonitor", [monitor()], Prometheuses(state), no_labels)
+    assert (status, reason) == ("True", "SelectionUnknown")
+    assert words in message
