@@ -10,6 +10,7 @@
   crds/, alert-rules/, dashboards/     ->  charts/dashstream-operator/{crds,files}/
   the chart (helm template)            ->  manifests/install/
   manifests/argocd/health/health.lua.in  ->  manifests/argocd/health/dashstream.io/*/health.lua
+  alertmanager/alertmanager.yml        ->  manifests/examples/alertmanagerconfig.yaml
 
 With --check nothing is written; the exit code is 1 when any copy differs.
 """
@@ -34,6 +35,8 @@ def steps(check: bool) -> list[tuple[str, list[str]]]:
     ]
     out.append(("Argo CD health checks",
                 [PY, "scripts/gen_health_lua.py", *(["--check"] if check else [])]))
+    out.append(("Alertmanager routing",
+                [PY, "scripts/gen_alertmanager.py", *(["--check"] if check else [])]))
     chart_gen = REPO / "scripts/gen_chart.py"
     if chart_gen.exists():
         out.append(("chart copies and manifests",

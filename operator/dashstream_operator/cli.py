@@ -3,6 +3,8 @@
   dashstream metrics-contract [--format json|markdown] [--component C]
   dashstream validate PATH...      alert-rule files and dashboards, as the operator would
   dashstream render -f FILE        the children the operator would apply, as YAML
+  dashstream dashboards check --prometheus URL PATH...
+                                   does every panel return data from that Prometheus?
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def metrics_contract(args: argparse.Namespace) -> int:
 
 def _load_optional_commands() -> None:
     # validate and render live with their features; a missing one only hides it.
-    for module in ("dashstream_operator.cli_validate", "dashstream_operator.cli_render"):
+    for module in ("dashstream_operator.cli_validate", "dashstream_operator.cli_render",
+                   "dashstream_operator.cli_dashboards"):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:

@@ -205,13 +205,14 @@ def fetch_kafka() -> None:
     say(f"kafka {ver}: {jars} jars in {outdir}/libs")
 
 
-def install_debian_packages() -> None:
+def install_debian_packages(packages: dict[str, str] = APT_PACKAGES) -> None:
+    """``packages``: a tool on PATH (or an absolute path) -> the package that brings it."""
     def present(tool: str) -> bool:
         return bool(shutil.which(tool)) or (tool.startswith("/") and Path(tool).exists())
 
-    missing = sorted({pkg for tool, pkg in APT_PACKAGES.items() if not present(tool)})
+    missing = sorted({pkg for tool, pkg in packages.items() if not present(tool)})
     if not missing:
-        say(f"Debian packages: installed ({', '.join(sorted(set(APT_PACKAGES.values())))})")
+        say(f"Debian packages: installed ({', '.join(sorted(set(packages.values())))})")
         return
     say(f"installing Debian packages: {' '.join(missing)}")
     env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}

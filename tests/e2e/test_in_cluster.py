@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import base64
 import http.client
+import math
 import os
 import secrets
 import signal
+import subprocess
+import sys
 import tempfile
+import time
 import urllib.parse
 from contextlib import ExitStack
 from pathlib import Path
@@ -32,6 +36,7 @@ import yaml
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
+from support.alerting import Webhooks, routing_for, start_alertmanager, webhook_receiver
 from support.env import REPO, require_env
 from support.kube import apply, list_custom, name_of, present
 from support.pipelines import broker_topic, condition, condition_true, get_pipeline
@@ -52,6 +57,7 @@ LEASE_SECONDS = 8
 BROKEN_IMAGE = "dashstream.local/no-such-image:dev"
 NODE_TAINT = "dashstream.dev/node"
 COMPONENTS = ("websocket-server", "prometheus-exporter", "quality-monitor")
+SCRAPE_INTERVAL = "2s"
 HINT = "run `make images` (it builds both images without Docker and imports them)"
 
 
@@ -177,6 +183,49 @@ def scrape_jobs(custom: client.CustomObjectsApi, discovery: client.DiscoveryV1Ap
     return jobs
 
 
+def sooner(rule_file: Path, alert: str) -> Path:
+    """The synced rules with ``alert``'s ``for`` cut to 2 s: what is under test is the
+    delivery (routing, labels, annotations), not the minute a real gap waits."""
+    doc = yaml.safe_load(rule_file.read_text())
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == alert:
+                rule["for"] = "2s"
+    rule_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return rule_file
+
+
+def gap_alert_delivered(hooks: Webhooks, namespace: str) -> None:
+    """The injected gap's SequenceGapsDetected reaches the critical receiver, with its
+    severity, summary and a runbook that exists in docs/runbooks/."""
+    alerts, took = wait_until(
+        lambda: [a for a in hooks.alerts("/critical")
+                 if a["labels"]["alertname"] == "SequenceGapsDetected"
+                 and a["labels"]["namespace"] == namespace], timeout=90,
+        what="SequenceGapsDetected delivered to the critical webhook")
+    alert = alerts[0]
+    print(f"SequenceGapsDetected at the critical receiver {took:.1f}s after the gap: "
+          f"{alert['labels']}, summary {alert['annotations']['summary']!r}")
+    assert alert["labels"]["severity"] == "critical" and alert["annotations"]["summary"]
+    runbook = alert["annotations"]["runbook_url"].split("/blob/main/", 1)[1]
+    assert (REPO / runbook).is_file(), runbook
+    assert not hooks.alerts("/warnings") or all(
+        a["labels"]["severity"] == "warning" for a in hooks.alerts("/warnings"))
+
+
+def dashboards_return_data(prom_port: int, seconds: float, scrape_interval: str) -> None:
+    """`dashstream dashboards check` of the canonical dashboards against the Prometheus
+    that scraped the scenario: every panel returns data or declares itself incident-only
+    (with the reason)."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("dashstream")), "dashboards", "check",
+         "--prometheus", f"http://127.0.0.1:{prom_port}", "--since", f"{math.ceil(seconds)}s",
+         "--scrape-interval", scrape_interval, str(REPO / "dashboards")],
+        capture_output=True, text=True, timeout=120)
+    print(done.stdout)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def service_url(core: client.CoreV1Api, ns: str, name: str, port_name: str) -> str:
     spec = present(core.read_namespaced_service(name, ns).spec)
     port = next(p.port for p in present(spec.ports) if p.name == port_name)
@@ -245,7 +294,7 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     events, dlq = f"{namespace}-quality", f"{namespace}-quality-dlq"
     doc["spec"]["topics"] = [{"name": events, "role": "events", "partitions": 3},
                              {"name": dlq, "role": "dlq"}]
-    doc["spec"]["monitoring"] = {"serviceMonitor": {"interval": "2s"}}
+    doc["spec"]["monitoring"] = {"serviceMonitor": {"interval": SCRAPE_INTERVAL}}
     doc["spec"]["scheduling"] = {"tolerations": [{"key": NODE_TAINT, "operator": "Exists"}]}
     doc["spec"]["components"] = {"qualityMonitor": {
         "settings": {"QUALITY_MONITOR_FAULT_INJECTION": "true"}}}
@@ -281,11 +330,18 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
         Path(tempfile.mkdtemp(prefix="dashstream-e2e-ic-")) / "rules.yaml")
 
     with ExitStack() as stack:
-        # --- a real Prometheus scraping the pods the ServiceMonitors select -----------
+        # --- a real Prometheus scraping the pods the ServiceMonitors select, alerting
+        # through a real Alertmanager with the shipped routing to the test's webhooks ---
+        hooks = stack.enter_context(webhook_receiver())
+        am_port = start_alertmanager(stack, routing_for(hooks, rule_file.parent), logs)
+        scraping_since = time.time()
         prom_port = start_prometheus(stack, scrape_jobs(custom, discovery, namespace),
-                                     rule_file, logs)
+                                     sooner(rule_file, "SequenceGapsDetected"), logs,
+                                     alertmanager=am_port)
         injected_gap_fires_alert(prom_port, rule_file, service_url(
             core, namespace, f"{name}-quality-monitor", "metrics"))
+        gap_alert_delivered(hooks, namespace)
+        dashboards_return_data(prom_port, time.time() - scraping_since, SCRAPE_INTERVAL)
     # --- the viewer, served by the websocket-server pod through its Service -----------
     viewer_shows_live_events(service_url(core, namespace, f"{name}-websocket-server", "http"),
                              logs, artifacts_dir / "e2e-in-cluster-viewer.png")

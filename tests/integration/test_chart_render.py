@@ -80,12 +80,16 @@ def test_template_default_values(helm: str) -> None:
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
          "resourceNames": ["dashstream-operator"], "verbs": ["get", "patch"]}]
     crd_role = one(docs, "ClusterRole")
-    # Cluster-wide, read-only, and only what kopf needs to observe the cluster.
+    # Cluster-wide, read-only: what kopf needs to observe the cluster, and the
+    # Prometheus objects whose selectors decide whether our monitors are scraped.
     assert crd_role["rules"] == [{"apiGroups": ["apiextensions.k8s.io"],
                                   "resources": ["customresourcedefinitions"],
                                   "verbs": ["get", "list", "watch"]},
                                  {"apiGroups": [""], "resources": ["namespaces"],
-                                  "verbs": ["list", "watch"]}]
+                                  "verbs": ["list", "watch"]},
+                                 {"apiGroups": ["monitoring.coreos.com"],
+                                  "resources": ["prometheuses"],
+                                  "verbs": ["get", "list", "watch"]}]
     svc = one(docs, "Service")
     assert svc["spec"]["ports"][0]["targetPort"] == "http"
     assert svc["spec"]["selector"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()

@@ -123,7 +123,8 @@ def test_status_is_structural_but_keeps_kopf_progress(
     out = subprocess.run([kubectl, "get", "dashstream", "-n", namespace], check=True,
                          capture_output=True, text=True, env=os.environ).stdout
     header, row = out.splitlines()[:2]
-    assert header.split() == ["NAME", "READY", "REASON", "TOPICS", "COMPONENTS", "AGE"]
+    assert header.split() == ["NAME", "READY", "REASON", "TOPICS", "COMPONENTS", "MONITORING",
+                              "AGE"]
     assert row.split()[:5] == ["dashstreampipeline.dashstream.io/p", "True", "Reconciled",
                                "2/2", "3/3"]
 

@@ -80,13 +80,18 @@ def alert_expr(rule_file: Path, alert: str) -> str:
 
 
 def start_prometheus(stack: ExitStack, jobs: list[dict[str, Any]], rule_file: Path,
-                     logs: Path) -> int:
+                     logs: Path, alertmanager: int | None = None) -> int:
     """A real Prometheus with these scrape jobs and the synced rule file (evaluated every
-    2 s); stopped when ``stack`` closes. Returns its port."""
+    2 s), sending its alerts to the Alertmanager on port ``alertmanager`` if given;
+    stopped when ``stack`` closes. Returns its port."""
     port = free_port()
     cfg = rule_file.with_name("prometheus.yml")
-    cfg.write_text(yaml.safe_dump({"global": {"evaluation_interval": "2s"},
-                                   "rule_files": [str(rule_file)], "scrape_configs": jobs}))
+    config: dict[str, Any] = {"global": {"evaluation_interval": "2s"},
+                              "rule_files": [str(rule_file)], "scrape_configs": jobs}
+    if alertmanager is not None:
+        config["alerting"] = {"alertmanagers": [
+            {"static_configs": [{"targets": [f"127.0.0.1:{alertmanager}"]}]}]}
+    cfg.write_text(yaml.safe_dump(config))
     stack.enter_context(process(
         [os.environ.get("PROMETHEUS", "prometheus"), f"--config.file={cfg}",
          f"--storage.tsdb.path={cfg.parent / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],

@@ -27,11 +27,13 @@ from .grafana import GRID_WIDTH, SCHEMA_VERSION
 __all__ = [
     "DATASOURCE",
     "GRID_WIDTH",
+    "REDIS_ONLY",
     "SCHEMA_VERSION",
     "DashboardBuilder",
     "Panel",
     "Target",
     "gauge",
+    "incident_only",
     "piechart",
     "stat",
     "steps",
@@ -108,6 +110,19 @@ class Panel:
     w: int
     h: int
     body: Json = field(default_factory=dict)
+
+
+#: Why the Redis latency panels are empty in a healthy pipeline without Redis.
+REDIS_ONLY = ("data only while a websocket-server keeps its replay buffer in Redis "
+              "(REDIS_URL): without Redis the latency histogram has no observations")
+
+
+def incident_only(panel: Panel, reason: str) -> Panel:
+    """A panel that shows data only while something is wrong (dead letters, gaps):
+    ``dashstream dashboards check`` accepts it empty and says why."""
+    from .check import INCIDENT_ONLY
+
+    return Panel(panel.type, panel.title, panel.w, panel.h, {**panel.body, INCIDENT_ONLY: reason})
 
 
 def _field_defaults(unit: str, thresholds: Sequence[Step] | None, color_mode: str,

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import DashboardBuilder, gauge, piechart, stat, target, timeseries
+from .builder import (
+    REDIS_ONLY,
+    DashboardBuilder,
+    gauge,
+    incident_only,
+    piechart,
+    stat,
+    target,
+    timeseries,
+)
 from .exprs import RATE_WINDOW, STAT_WINDOW, histogram_quantile, rate, sel
 
 __all__ = ["PANEL_TITLES", "UID", "build"]
@@ -174,11 +183,13 @@ def _dlq_and_redis(b: DashboardBuilder) -> None:
                    [target(rate("dashstream_websocket_redis_errors_total"),
                            "replay buffer")],
                    unit="cps", description="Redis errors in the WebSocket replay buffer."),
-        timeseries("Redis Operation Latency (p95)",
-                   [target(histogram_quantile(0.95, "dashstream_websocket_redis_latency_ms",
-                                              by="operation"), "{{operation}}")],
-                   unit="ms", description="95th percentile Redis latency of the replay "
-                                          "buffer, by operation."),
+        incident_only(
+            timeseries("Redis Operation Latency (p95)",
+                       [target(histogram_quantile(0.95, "dashstream_websocket_redis_latency_ms",
+                                                  by="operation"), "{{operation}}")],
+                       unit="ms", description="95th percentile Redis latency of the replay "
+                                              "buffer, by operation."),
+            REDIS_ONLY),
     )
 
 

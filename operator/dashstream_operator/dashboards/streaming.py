@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import DashboardBuilder, stat, target, timeseries
+from .builder import REDIS_ONLY, DashboardBuilder, incident_only, stat, target, timeseries
 from .exprs import SCOPE_MATCHER, STAT_WINDOW, histogram_quantile, rate, sel
 
 __all__ = ["UID", "build"]
@@ -189,10 +189,12 @@ def _replay(b: DashboardBuilder) -> None:
         timeseries("Redis Errors",
                    [target(rate("dashstream_websocket_redis_errors_total"), "errors")],
                    unit="cps", w=6, description="Redis errors in the replay buffer."),
-        timeseries("Redis Latency (p50/p99)",
-                   [target(histogram_quantile(q, _REDIS_LATENCY, by="operation"),
-                           f"p{p} {{{{operation}}}}") for q, p in ((0.5, 50), (0.99, 99))],
-                   unit="ms", w=6, description="Replay-buffer Redis latency by operation."),
+        incident_only(
+            timeseries("Redis Latency (p50/p99)",
+                       [target(histogram_quantile(q, _REDIS_LATENCY, by="operation"),
+                               f"p{p} {{{{operation}}}}") for q, p in ((0.5, 50), (0.99, 99))],
+                       unit="ms", w=6, description="Replay-buffer Redis latency by operation."),
+            REDIS_ONLY),
     )
 
 
