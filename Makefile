@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # Optional parts of the environment (scripts/env/parts.py) `make env-up` starts; the test
 # targets add the ones their tests use, `make demo` none.
 ENV_PARTS ?=
-TEST_PARTS := prometheus-operator alertmanager
+TEST_PARTS := prometheus-operator alertmanager grafana-operator
 test-integration test-e2e explore: ENV_PARTS += $(TEST_PARTS)
 
 .PHONY: help venv env-up env-down env-status env-clean images check test test-unit test-integration \

@@ -110,6 +110,21 @@ def prometheus_operator(kube_api: client.ApiClient) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def grafana_operator(kube_api: client.ApiClient) -> str:
+    """A real grafana-operator v5 watching the cluster (an optional part of the
+    environment, with all of its CRDs installed): its version."""
+    fix = "run `make env-up ENV_PARTS=grafana-operator` (the test targets do)"
+    metrics = require_env("DASHSTREAM_GRAFANA_OPERATOR_METRICS", fix)
+    try:
+        with urllib.request.urlopen(f"{metrics}/metrics", timeout=5):
+            pass
+    except OSError as exc:
+        pytest.fail(f"grafana-operator at {metrics} does not answer ({exc}): {fix}",
+                    pytrace=False)
+    return require_env("DASHSTREAM_GRAFANA_OPERATOR_VERSION", fix)
+
+
 @pytest.fixture
 def namespace(kube_api: client.ApiClient) -> Iterator[str]:
     """A fresh random namespace for one test, deleted afterwards."""

@@ -30,9 +30,10 @@ class Part:
 
 def _registry() -> list[Part]:
     import part_alertmanager
+    import part_grafana_operator
     import part_prometheus_operator
 
-    return [part_prometheus_operator.PART, part_alertmanager.PART]
+    return [part_prometheus_operator.PART, part_alertmanager.PART, part_grafana_operator.PART]
 
 
 PARTS = _registry()
