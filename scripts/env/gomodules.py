@@ -21,14 +21,18 @@ from pki import KUBECONFIG
 __all__ = ["build_wrapped", "install_module_crds", "module_dir"]
 
 
-def build_wrapped(name: str, version: str, module: str, packages: dict[str, str]) -> Path:
+def build_wrapped(name: str, version: str, module: str, packages: dict[str, str],
+                  module_version: str | None = None, ldflags: str = "") -> Path:
     """Build ``packages`` (import path -> binary name) of tools/<name>; returns the bin
-    directory, CACHE/<name>-<version>/bin, rebuilt only when the wrapper changes."""
+    directory, CACHE/<name>-<version>/bin, rebuilt only when the wrapper changes.
+    ``module_version``: the module's own version when it differs from the program's;
+    ``ldflags``: more linker flags (a version stamped into the binary)."""
     wrapper = REPO / "tools" / name
-    if f"{module} {version}" not in (wrapper / "go.mod").read_text():
-        die(f"{wrapper / 'go.mod'} does not require {module} {version} (versions.env): "
+    pinned = f"{module} {module_version or version}"
+    if pinned not in (wrapper / "go.mod").read_text():
+        die(f"{wrapper / 'go.mod'} does not require {pinned} (versions.env): "
             "keep them in step")
-    stamp = builds._stamp([wrapper / "go.mod", wrapper / "go.sum"], version)
+    stamp = builds._stamp([wrapper / "go.mod", wrapper / "go.sum"], version + ldflags)
     out = CACHE / f"{name}-{version}"
     binaries = list(packages.values())
     if builds._fresh(out, stamp, binaries):
@@ -40,7 +44,8 @@ def build_wrapped(name: str, version: str, module: str, packages: dict[str, str]
     (tmp / "bin").mkdir(parents=True)
     for package, binary in packages.items():
         builds._go_build_with_progress(
-            wrapper, ["-trimpath", "-ldflags", "-s -w", "-o", str(tmp / "bin" / binary)],
+            wrapper, ["-trimpath", "-ldflags", f"-s -w {ldflags}".strip(), "-o",
+                      str(tmp / "bin" / binary)],
             [package], f"{name} {version} ({binary})")
     (tmp / ".stamp").write_text(stamp)
     shutil.rmtree(out, ignore_errors=True)

@@ -241,10 +241,12 @@ def controller_manager_cmd() -> list[str]:
         # Deployment → ReplicaSet → Pod chain, ResourceQuota usage (quota admission
         # refuses everything until it is computed), and for the local node: Service
         # endpoints (kube-proxy), node lifecycle (lifts the not-ready taint) and the
-        # kube-root-ca.crt ConfigMap every projected service-account volume mounts.
+        # kube-root-ca.crt ConfigMap every projected service-account volume mounts; the
+        # StatefulSets prometheus-operator runs its Prometheus pods in.
         "--controllers=garbage-collector-controller,namespace-controller,"
         "serviceaccount-controller,serviceaccount-token-controller,"
         "deployment-controller,replicaset-controller,resourcequota-controller,"
+        "statefulset-controller,"
         "endpoints-controller,endpointslice-controller,node-lifecycle-controller,"
         "root-ca-certificate-publisher-controller",
         "--concurrent-gc-syncs=20", "--v=1",

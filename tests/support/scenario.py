@@ -23,7 +23,7 @@ from support.kube import get_custom, meta
 from support.pipelines import condition
 from support.wait import wait_until
 
-__all__ = ["alert_expr", "injected_gap_fires_alert", "process", "prom_query",
+__all__ = ["alert_expr", "injected_gap_fires_alert", "process", "prom_base", "prom_query",
            "rule_file_from_configmap", "run", "set_ready", "start_prometheus",
            "viewer_shows_live_events"]
 
@@ -51,8 +51,13 @@ def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
             proc.wait(timeout=10)
 
 
-def prom_query(port: int, expr: str) -> list[dict[str, Any]]:
-    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+def prom_base(where: int | str) -> str:
+    """A Prometheus's base URL: a loopback port, or a URL (a pod's)."""
+    return where if isinstance(where, str) else f"http://127.0.0.1:{where}"
+
+
+def prom_query(where: int | str, expr: str) -> list[dict[str, Any]]:
+    url = f"{prom_base(where)}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
     body = json.loads(urllib.request.urlopen(url, timeout=5).read())
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
@@ -102,12 +107,14 @@ def start_prometheus(stack: ExitStack, jobs: list[dict[str, Any]], rule_file: Pa
     return port
 
 
-def injected_gap_fires_alert(prom_port: int, rule_file: Path, quality_monitor: str) -> None:
+def injected_gap_fires_alert(prom_port: int | str, rules: Path | str,
+                             quality_monitor: str) -> None:
     """Events flow; SequenceGapsDetected is quiet; a gap injected at the quality-monitor
-    (base URL) raises dashstream_sequence_gaps_total and makes the expression true."""
+    (base URL) raises dashstream_sequence_gaps_total and makes the expression true.
+    ``rules``: the rule file, or SequenceGapsDetected's expression itself."""
     wait_until(lambda: prom_query(prom_port, "dashstream_quality_monitor_queries_total > 0"),
                timeout=60, what="events counted by the exporter")
-    gap_expr = alert_expr(rule_file, "SequenceGapsDetected")
+    gap_expr = alert_expr(rules, "SequenceGapsDetected") if isinstance(rules, Path) else rules
     assert not prom_query(prom_port, gap_expr)
     urllib.request.urlopen(urllib.request.Request(
         f"{quality_monitor}/admin/inject?kind=gap", method="POST"), timeout=10)
