@@ -72,9 +72,11 @@ check: venv ## lint and unit tests: no environment, nothing built (fails in seco
 
 # `check` first, so a lint error or a failing unit test stops the run before anything is
 # built; PYTEST_ARGS apply to the integration and e2e run only.
-test: ## check, then images, generated copies, then the integration and e2e suites
-	@$(MAKE) --no-print-directory check PYTEST_ARGS=
-	@$(MAKE) --no-print-directory images ENV_PARTS="$(TEST_PARTS)"
+test: ## check beside images, generated copies, then the integration and e2e suites
+	@# check (lint, unit tests) needs no environment: it runs while the images build,
+	@# each one's output kept together; either failing stops the run before pytest.
+	@$(MAKE) --no-print-directory -j2 --output-sync=target check images \
+		PYTEST_ARGS= ENV_PARTS="$(TEST_PARTS)"
 	@$(MAKE) --no-print-directory check-generated
 	@$(IN_ENV) && scripts/run-pytest.sh --durations=15 tests/integration tests/e2e $(PYTEST_ARGS)
 

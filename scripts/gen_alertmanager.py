@@ -29,10 +29,10 @@ HEADER = """\
 #
 # The routing of DashStream's canonical alerts for an Alertmanager managed by
 # prometheus-operator: apply it in the namespace of your pipelines (prometheus-operator
-# adds a namespace matcher, so it routes that namespace's alerts) and let the
-# Alertmanager select it (its alertmanagerConfigSelector; kube-prometheus-stack's
-# default selects every AlertmanagerConfig of its release's label). Replace the
-# webhook URLs with your receivers.
+# adds a namespace matcher, so it routes that namespace's alerts). The Alertmanager must
+# select it: kube-prometheus-stack's sets alertmanagerConfigSelector and
+# alertmanagerConfigNamespaceSelector to {} (every AlertmanagerConfig); if yours uses a
+# label selector, add that label below. Replace the webhook URLs with your receivers.
 """
 
 

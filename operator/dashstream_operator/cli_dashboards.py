@@ -19,10 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from dashstream_operator.cli import command
-from dashstream_operator.dashboards.check import PanelResult, Prometheus, check_dashboard
+from dashstream_operator.dashboards.check import (
+    PanelResult,
+    Prometheus,
+    PrometheusError,
+    check_dashboard,
+)
 from dashstream_operator.dashboards.macros import parse_duration
 
-__all__ = ["check_paths"]
+__all__ = ["dashboards"]
 
 
 def _duration(text: str) -> float:
@@ -39,7 +44,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     check = sub.add_parser("check", help="run every panel's queries against a Prometheus",
                            description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.add_argument("paths", nargs="+", metavar="PATH",
+                       help="a dashboard .json file, or a directory of them")
     check.add_argument("--prometheus", required=True, metavar="URL",
                        help="the Prometheus the dashboards read, e.g. http://prometheus:9090")
     check.add_argument("--since", type=_duration, default=600.0, metavar="DURATION",
@@ -53,23 +59,31 @@ def _configure(p: argparse.ArgumentParser) -> None:
     check.add_argument("--format", choices=["text", "json"], default="text")
 
 
-def _files(paths: list[str]) -> list[Path]:
-    out: list[Path] = []
+class UsageError(Exception):
+    pass
+
+
+def _dashboards(paths: list[str]) -> dict[str, dict[str, Any]]:
+    """Each dashboard file, read (a path that is missing, empty or not JSON: UsageError)."""
+    files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            out += sorted(path.glob("*.json"))
+            found = sorted(path.glob("*.json"))
+            if not found:
+                raise UsageError(f"{raw}: no *.json dashboard in this directory")
+            files += found
         elif path.is_file():
-            out.append(path)
+            files.append(path)
         else:
-            raise FileNotFoundError(raw)
+            raise UsageError(f"{raw}: no such file or directory")
+    out = {}
+    for f in files:
+        try:
+            out[str(f)] = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{f}: not a JSON dashboard ({exc})") from exc
     return out
-
-
-def check_paths(paths: list[str], prom: Prometheus, scrape_interval: float,
-                max_data_points: int) -> dict[str, tuple[list[PanelResult], list[str]]]:
-    return {str(f): check_dashboard(json.loads(f.read_text()), prom, scrape_interval,
-                                    max_data_points) for f in _files(paths)}
 
 
 @command("dashboards", "dashboards against a live Prometheus (see `dashboards check -h`)",
@@ -77,16 +91,17 @@ def check_paths(paths: list[str], prom: Prometheus, scrape_interval: float,
 def dashboards(args: argparse.Namespace) -> int:
     prom = Prometheus(args.prometheus, args.since)
     try:
+        loaded = _dashboards(args.paths)
         prom.label_values("__name__", "up")
-        results = check_paths(args.paths, prom, args.scrape_interval, args.max_data_points)
-    except FileNotFoundError as exc:
-        print(f"dashstream dashboards check: no such file or directory: {exc}",
-              file=sys.stderr)
+    except UsageError as exc:
+        print(f"dashstream dashboards check: {exc}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, PrometheusError) as exc:
         print(f"dashstream dashboards check: {args.prometheus} does not answer as a "
               f"Prometheus: {exc}", file=sys.stderr)
         return 2
+    results = {path: check_dashboard(d, prom, args.scrape_interval, args.max_data_points)
+               for path, d in loaded.items()}
     failed = False
     out: dict[str, Any] = {}
     for path, (panels, problems) in results.items():

@@ -209,7 +209,7 @@ class Kube:
             labels: dict[str, str] | None = dict((meta.labels if meta else None) or {})
         except client.ApiException as exc:
             if exc.status != 403:
-                raise
+                return None  # undecided this time; asked again by the next reconcile
             labels = None
         with self._dyn_lock:
             self._ns_labels[namespace] = (labels, now)

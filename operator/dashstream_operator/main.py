@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DASHSTREAM_KAFKA_TIMEOUT_SECONDS"] = str(args.kafka_timeout)
     os.environ["DASHSTREAM_WATCH_NAMESPACES"] = ",".join(args.namespace)
     os.environ["DASHSTREAM_LIVENESS"] = args.liveness
+    from dashstream_operator.access import may_watch_cluster_wide
+
+    os.environ["DASHSTREAM_WATCH_PROMETHEUSES"] = (
+        "1" if may_watch_cluster_wide("monitoring.coreos.com", "prometheuses") else "0")
     import kopf
     from kopf._core.engines.peering import Identity  # a NewType kopf does not re-export
 

@@ -105,6 +105,10 @@ def up(names: list[str]) -> None:
         for p in PROCS:
             start(p)
         kubeconfig = KUBECONFIG
+    if names and os.environ.get("DASHSTREAM_CLUSTER") == "kind":
+        say(f"optional parts ({', '.join(names)}) run against the local control plane "
+            "only; not started with DASHSTREAM_CLUSTER=kind")
+        names = []
     for name in names:
         for p in parts.BY_NAME[name].procs:
             start(p)

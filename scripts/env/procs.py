@@ -63,8 +63,21 @@ def pid_of(p: Proc) -> int | None:
     return pid if p.binary_hint in cmdline else None
 
 
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    except OSError:
+        return []
+
+
 def start(p: Proc) -> None:
     pid = pid_of(p)
+    if pid and p.healthy() and _cmdline(pid) != p.command():
+        # A checkout that changed how it runs (a flag, a version) restarts it rather
+        # than keeping an old process that lacks what the tests need.
+        say(f"{p.name}: pid {pid} runs an older command line; restarting it")
+        stop(p)
+        pid = None
     if pid and p.healthy():
         say(f"{p.name}: already running (pid {pid})")
         return

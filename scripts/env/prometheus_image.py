@@ -20,6 +20,9 @@ from images import _import, _tar_layer, write_archive
 
 __all__ = ["import_images", "prometheus_image", "prometheus_version"]
 
+# Part of the cache key: change it when the layer's layout or the image configs change.
+LAYOUT = "1: /bin/prometheus, /bin/prometheus-config-reloader, user 65534"
+
 
 def prometheus_version() -> str:
     return VERSIONS["PROMETHEUS_VERSION"]
@@ -30,7 +33,7 @@ def prometheus_image() -> str:
 
 
 def _build(prometheus: Path, reloader: Path, reloader_tag: str) -> tuple[Path, Path]:
-    h = hashlib.sha256(prometheus.read_bytes() + reloader.read_bytes())
+    h = hashlib.sha256(LAYOUT.encode() + prometheus.read_bytes() + reloader.read_bytes())
     out = CACHE / f"prometheus-image-{h.hexdigest()[:12]}"
     prom_tar, reloader_tar = out / "prometheus.tar", out / "config-reloader.tar"
     if prom_tar.exists() and reloader_tar.exists():

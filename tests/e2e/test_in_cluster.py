@@ -329,6 +329,9 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
         work = Path(tempfile.mkdtemp(prefix="dashstream-e2e-ic-"))
         gateway = pod_bootstrap.rsplit(":", 1)[0]
         am_port = start_alertmanager(stack, routing_for(hooks, work), logs, host=gateway)
+        # Gone before the next test even if this one fails: a Prometheus that selects
+        # only this namespace would make other tests' monitors NotSelected.
+        stack.callback(prometheus_stack.delete, dyn, kube_api, namespace)
         prom = prometheus_stack.start(kube_api, dyn, namespace, f"{gateway}:{am_port}",
                                       SCRAPE_INTERVAL, doc["spec"]["scheduling"]["tolerations"])
         scraping_since = time.time()
@@ -391,7 +394,6 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
 
 
         gap_alert_delivered(hooks, namespace)
-        prometheus_stack.delete(dyn, kube_api, namespace)
 
     # --- deleting the CRs: Deployments and their pods go, Retain topics stay ---------
     for plural, obj in (("dashstreampipelines", name), ("alertrulesets", "dashstream"),

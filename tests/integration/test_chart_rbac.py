@@ -262,6 +262,33 @@ def test_operator_works_with_exactly_the_charts_permissions(
                 f.result(timeout=30)
 
 
+def test_without_read_access_to_prometheuses_selection_is_unknown_not_fatal(
+        helm: str, kubectl: str, kube_api: client.ApiClient, namespace: str,
+        crds_installed: list[str], thirdparty_crds: list[str], prometheus_operator: str,
+        artifacts_dir: Path, tmp_path: Path, release: str) -> None:
+    """rbac.readPrometheuses=false: the operator may not watch Prometheus objects (kopf
+    would stop on a refused watch); it runs on and says it cannot tell."""
+    run(helm, "install", "dso", str(CHART), "--namespace", namespace, "--skip-crds",
+        "--set", "rbac.readPrometheuses=false", "--set", "defaultAlertRules.enabled=true")
+    sa = f"system:serviceaccount:{namespace}:dso-dashstream-operator"
+    assert not can_i(kubectl, sa, "list", "prometheuses.monitoring.coreos.com", "-A")
+    kubeconfig = service_account_kubeconfig(kubectl, namespace, "dso-dashstream-operator",
+                                            tmp_path / "sa.kubeconfig")
+    with run_operator([namespace], artifacts_dir / "logs", resync=1.0,
+                      env={"KUBECONFIG": str(kubeconfig)}) as op:
+        def selected() -> dict[str, Any] | None:
+            cond = condition(get_cr(kube_api, "AlertRuleSet", namespace, "dashstream"),
+                             "Selected")
+            return cond if cond and cond["reason"] == "SelectionUnknown" else None
+
+        cond, _ = wait_until(selected, timeout=60, what="Selected SelectionUnknown")
+        assert cond["status"] == "True"
+        assert "not allowed to list Prometheus objects" in cond["message"], cond
+        op.wait_passes(2)
+        assert op.alive(), op.log()[-3000:]
+    run(helm, "uninstall", "dso", "--namespace", namespace, "--wait")
+
+
 @pytest.mark.parametrize("fixture", sorted(
     (REPO / "tests/data/argocd/dashstream.io").glob("*/testdata/*.yaml")),
     ids=lambda p: f"{p.parent.parent.name}-{p.stem}")

@@ -83,22 +83,21 @@ def routing_for(hooks: Webhooks, work: Path) -> Path:
 def start_alertmanager(stack: ExitStack, config: Path, logs: Path,
                        host: str = "127.0.0.1") -> int:
     """A real Alertmanager with ``config``, stopped when ``stack`` closes; its port.
-    ``host``: where it listens besides loopback, e.g. the pod bridge's gateway for a
-    Prometheus pod."""
+    ``host``: the address it listens on, e.g. the pod bridge's gateway for a Prometheus
+    pod."""
     binary = require_env("ALERTMANAGER", FIX)
     port = free_port()
     stack.enter_context(process(
         [binary, f"--config.file={config}", f"--storage.path={config.parent / 'am-data'}",
-         f"--web.listen-address={'0.0.0.0' if host != '127.0.0.1' else host}:{port}",
-         "--cluster.listen-address="],
+         f"--web.listen-address={host}:{port}", "--cluster.listen-address="],
         {}, logs / "alertmanager.log"))
-    wait_until(lambda: _ready(port), timeout=30, what="Alertmanager ready")
+    wait_until(lambda: _ready(host, port), timeout=30, what="Alertmanager ready")
     return port
 
 
-def _ready(port: int) -> bool:
+def _ready(host: str, port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2) as r:
+        with urllib.request.urlopen(f"http://{host}:{port}/-/ready", timeout=2) as r:
             return r.status == 200
     except OSError:
         return False

@@ -21,7 +21,7 @@ CANONICAL = sorted((REPO / "dashboards").glob("*.json"))
 DATA = REPO / "tests/data/dashboards"
 GROUP, VERSION, PLURAL = "dashstream.io", "v1alpha1", "dashboardsets"
 GD = ("grafana.integreatly.org/v1beta1", "GrafanaDashboard")
-RESYNC = 3.0
+RESYNC = 1.5
 LIMIT = 900 * 1024
 
 
@@ -97,12 +97,19 @@ def gd_json(dyn: DynamicClient, ns: str, name: str) -> bytes | None:
 
 
 def versions(api: client.ApiClient, dyn: DynamicClient, ns: str) -> dict[str, str]:
-    """resourceVersion of the sets and of every ConfigMap and GrafanaDashboard."""
+    """resourceVersion of the sets and ConfigMaps; of each GrafanaDashboard, what our
+    field manager last wrote (a grafana-operator running in the cluster writes their
+    status, which is no write of ours)."""
     sets = list_custom(client.CustomObjectsApi(api), GROUP, VERSION, ns, PLURAL)
     out = {f"dbs/{o['metadata']['name']}": o["metadata"]["resourceVersion"] for o in sets}
-    for prefix, (api_version, kind) in (("cm", ("v1", "ConfigMap")), ("gd", GD)):
-        items = dyn.resources.get(api_version=api_version, kind=kind).get(namespace=ns).items
-        out |= {f"{prefix}/{i.metadata.name}": i.metadata.resourceVersion for i in items}
+    items = dyn.resources.get(api_version="v1", kind="ConfigMap").get(namespace=ns).items
+    out |= {f"cm/{i.metadata.name}": i.metadata.resourceVersion for i in items}
+    for gd in dyn.resources.get(api_version=GD[0], kind=GD[1]).get(namespace=ns).to_dict()[
+            "items"]:
+        meta = gd["metadata"]
+        ours = [f"{m.get('operation')}@{m.get('time')}" for m in meta.get("managedFields") or []
+                if m.get("manager") == "dashstream-operator" and not m.get("subresource")]
+        out[f"gd/{meta['name']}"] = f"generation {meta.get('generation')} {sorted(ours)}"
     return out
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError
 
 from support.env import require_env
 from support.kube import apply, present
@@ -99,7 +100,8 @@ def start(api: client.ApiClient, dyn: DynamicClient, ns: str, alertmanager: str,
 
 def delete(dyn: DynamicClient, api: client.ApiClient, ns: str) -> None:
     res = dyn.resources.get(api_version="monitoring.coreos.com/v1", kind="Prometheus")
-    res.delete(name="k8s", namespace=ns)
+    with contextlib.suppress(NotFoundError):
+        res.delete(name="k8s", namespace=ns)
     core = client.CoreV1Api(api)
     wait_until(lambda: not core.list_namespaced_pod(
         ns, label_selector="app.kubernetes.io/name=prometheus").items, timeout=120,

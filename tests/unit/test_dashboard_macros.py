@@ -11,6 +11,7 @@ from dashstream_operator.dashboards.macros import (
     format_values,
     parse_duration,
     round_interval,
+    variable_names,
 )
 
 
@@ -43,23 +44,38 @@ def test_step_and_rate_interval() -> None:
     assert Window(86400 * 7, 1000, 15).rate_interval == 615
     # Never more than 11,000 points, whatever max data points says.
     assert Window(86400, 100000, 1).step == 10
-    # A target's own interval is the floor instead of the scrape interval.
-    assert Window(600, 1000, 15, min_interval=60).step == 60
+    # A minimum above the computed interval is taken as it is, not rounded.
+    assert Window(600, 1000, 25).step == 25
+    # A target's own interval is the floor, and the rate interval's scrape interval.
+    assert Window(600, 1000, 15, min_interval=180).step == 180
+    assert Window(600, 1000, 15, min_interval=180).rate_interval == 720
+
+
+MULTI_ALL = {"multi": True, "includeAll": True}
 
 
 def test_expand_builtins_and_variables() -> None:
     window = Window(600, 1000, 15)
+    texts = {"namespace": format_values(["a", "b.c"], MULTI_ALL),
+             "job": format_values(["j"], {})}
     expr = ('sum(rate(x{namespace=~"$namespace", job="${job}"}[$__rate_interval])) '
             '/ $__range_s + $__interval_ms * [[namespace]] + ${__interval}')
-    assert expand(expr, window, {"namespace": ["a", "b.c"], "job": ["j"]}) == (
-        'sum(rate(x{namespace=~"(a|b\\\\.c)", job="j"}[60s])) / 600 + 15000 * (a|b\\\\.c) + 15s')
+    assert expand(expr, window, texts) == (
+        'sum(rate(x{namespace=~"(a|b\\\\.c)", job="j"}[60s])) / 600 + 15000 * '
+        '(a|b\\\\.c) + 15s')
     # A variable that merely starts like another one is left alone.
-    assert expand("$namespaces $ns", window, {"ns": ["x"]}) == "$namespaces x"
+    assert expand("$namespaces $ns", window, {"ns": "x"}) == "$namespaces x"
+    assert variable_names('x{a=~"foo$"} $namespaces ${b:raw} [[c]] $1') == {
+        "namespaces", "b", "c"}
 
 
-def test_one_value_is_written_as_it_is() -> None:
-    assert format_values(["team-a"]) == "team-a"
-    assert format_values(["a+b", "c"]) == "(a\\\\+b|c)"
+def test_values_are_written_as_grafana_writes_them() -> None:
+    assert format_values(["team-a", "b"], {}) == "team-a"  # single-value: the first
+    assert format_values(["it's"], {}) == "it\\\\'s"
+    assert format_values(["a+b", "c"], MULTI_ALL) == "(a\\\\+b|c)"
+    assert format_values(["a+b"], {"multi": True}) == "a\\\\+b"  # still escaped
+    assert format_values(["a", "b"], {**MULTI_ALL, "allValue": ".*"}) == ".*"
+    assert format_values(["back\\slash", "x"], MULTI_ALL) == "(back\\\\\\\\slash|x)"
 
 
 def test_panels_inside_collapsed_rows_are_checked() -> None:

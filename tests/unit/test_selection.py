@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from dashstream_operator.reconcile.prometheus_index import PrometheusIndex
 from dashstream_operator.reconcile.selection import (
     Prometheuses,
     PrometheusSelectors,
@@ -136,3 +137,48 @@ def test_nothing_to_judge_by_is_said_not_failed(state: Any, words: str) -> None:
         "ServiceMonitor", [monitor()], Prometheuses(state), no_labels)
     assert (status, reason) == ("True", "SelectionUnknown")
     assert words in message
+
+
+@pytest.mark.parametrize("expr", [
+    {"key": "a", "operator": "NotIn", "values": []},
+    {"key": "a", "operator": "In"},
+    {"key": "a", "operator": "Exists", "values": ["x"]},
+])
+def test_invalid_selectors_select_nothing(expr: dict[str, Any]) -> None:
+    # prometheus-operator cannot convert them, so that Prometheus selects nothing.
+    assert label_selector_matches({"matchExpressions": [expr]}, {"a": "b"}) is False
+
+
+def test_hundreds_of_prometheus_objects_keep_the_message_short() -> None:
+    many = tuple(prom(f"ns{i}", serviceMonitorSelector=KPS, serviceMonitorNamespaceSelector={})
+                 for i in range(300))
+    _, reason, message = selection_summary("ServiceMonitor", [monitor(release="prom")],
+                                           Prometheuses("listed", many), no_labels)
+    assert reason == "NotSelected"
+    assert message.endswith("; and 297 more Prometheus objects") and len(message) < 600
+
+
+def _prometheus_obj(name: str, rv: int, release: str) -> dict[str, Any]:
+    return {"metadata": {"namespace": "monitoring", "name": name, "resourceVersion": str(rv)},
+            "spec": {"serviceMonitorSelector": {"matchLabels": {"release": release}}}}
+
+
+def test_a_list_older_than_a_watch_event_does_not_undo_it() -> None:
+    index = PrometheusIndex()
+    index.replace("listed", [_prometheus_obj("k8s", 10, "old")], "10")
+    assert index.put(_prometheus_obj("k8s", 20, "new"))  # the fix, seen by the watch
+    index.replace("listed", [_prometheus_obj("k8s", 10, "old")], "15")  # a LIST from before
+    (only,) = index.view().items
+    assert only.get("serviceMonitorSelector") == {"matchLabels": {"release": "new"}}
+    index.replace("listed", [_prometheus_obj("k8s", 30, "newer")], "30")
+    (only,) = index.view().items
+    assert only.get("serviceMonitorSelector") == {"matchLabels": {"release": "newer"}}
+
+
+def test_a_watch_event_before_any_list_is_not_the_whole_picture() -> None:
+    index = PrometheusIndex()
+    assert not index.put(_prometheus_obj("k8s", 5, "x"))
+    assert index.view() == Prometheuses("unknown")
+    index.replace("absent", [])
+    assert index.put(_prometheus_obj("k8s", 6, "x"))  # the CRD was installed since
+    assert index.view().state == "listed"

@@ -23,9 +23,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .macros import Window, expand, parse_duration
+from .macros import Window, expand, format_values, parse_duration, variable_names
 
-__all__ = ["INCIDENT_ONLY", "PanelResult", "Prometheus", "check_dashboard", "panels_of"]
+__all__ = ["INCIDENT_ONLY", "PanelResult", "Prometheus", "PrometheusError", "check_dashboard",
+           "panels_of"]
 
 # A panel key that declares "no data is normal here", with the reason as its value;
 # Grafana keeps unknown panel keys.
@@ -102,12 +103,20 @@ def panels_of(dashboard: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
             yield panel
 
 
-def resolve_variables(dashboard: Mapping[str, Any], prom: Prometheus,
-                      ) -> tuple[dict[str, list[str]], list[str]]:
-    """Each variable's values in dashboard order (later ones may use earlier ones);
-    with problems such as a query type this check cannot run."""
-    values: dict[str, list[str]] = {}
-    problems: list[str] = []
+@dataclass
+class Variables:
+    """The dashboard's template variables: each one's values, and the text Grafana
+    writes into a query for it (every value selected; "All" where it is offered)."""
+
+    values: dict[str, list[str]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    datasources: set[str] = field(default_factory=set)
+
+
+def resolve_variables(dashboard: Mapping[str, Any], prom: Prometheus) -> Variables:
+    """In dashboard order (later variables may use earlier ones)."""
+    out = Variables()
     window = Window(prom.range_seconds)
     for var in (dashboard.get("templating") or {}).get("list") or []:
         name, kind = var.get("name", ""), var.get("type")
@@ -115,49 +124,70 @@ def resolve_variables(dashboard: Mapping[str, Any], prom: Prometheus,
         if isinstance(query, dict):
             query = query.get("query", "")
         if kind == "datasource":
+            out.datasources.add(name)
             continue
         if kind in ("custom", "interval"):
-            values[name] = [v.strip() for v in str(query or "").split(",") if v.strip()]
+            found = [v.strip() for v in str(query or "").split(",") if v.strip()]
         elif kind in ("constant", "textbox"):
-            values[name] = [str(query or "")]
+            found = [str(query or "")]
         elif kind == "query":
             match = _LABEL_VALUES.match(str(query or ""))
             if match is None:
-                problems.append(f"variable {name}: only label_values(...) queries are "
-                                f"resolved, not {query!r}")
+                out.problems.append(f"variable {name}: only label_values(...) queries are "
+                                    f"resolved, not {query!r}")
                 continue
-            selector = expand(match.group(1), window, values) if match.group(1) else None
+            selector = expand(match.group(1), window, out.texts) if match.group(1) else None
             try:
-                values[name] = prom.label_values(match.group(2), selector)
+                found = prom.label_values(match.group(2), selector)
             except (PrometheusError, OSError) as exc:
-                problems.append(f"variable {name}: {exc}")
+                out.problems.append(f"variable {name}: {exc}")
+                continue
         else:
-            problems.append(f"variable {name}: type {kind!r} is not resolved")
-    return values, problems
+            out.problems.append(f"variable {name}: type {kind!r} is not resolved")
+            continue
+        out.values[name] = found
+        if found:
+            # An interval variable takes one value at a time, like a single-value one.
+            shape = {} if kind == "interval" else var
+            out.texts[name] = format_values(found, shape)
+    return out
 
 
 def _has_numbers(series: Sequence[Mapping[str, Any]]) -> bool:
     return any(not math.isnan(float(v)) for s in series for _, v in s.get("values") or [])
 
 
-def check_panel(panel: Mapping[str, Any], prom: Prometheus, values: Mapping[str, list[str]],
+def _min_interval(text: str | None) -> float | None:
+    """A target's or panel's ``interval`` (``>10s`` is Grafana's "at least"); a variable
+    there (``$__interval``) sets no minimum."""
+    if not text or "$" in text:
+        return None
+    try:
+        return parse_duration(text.lstrip(">"))
+    except ValueError:
+        return None
+
+
+def check_panel(panel: Mapping[str, Any], prom: Prometheus, variables: Variables,
                 scrape_interval: float, max_data_points: int) -> PanelResult:
     name = f"{panel.get('id', '?')} {panel.get('title', '')!r}"
-    empty = sorted(n for n, v in values.items() if not v)
+    used = {n for t in panel.get("targets") or [] for n in variable_names(t.get("expr", ""))}
+    empty = sorted(n for n in used if n in variables.values and not variables.values[n])
     if empty:
         return PanelResult(name, "no data", f"variable(s) {', '.join(empty)} have no values")
     result = PanelResult(name, "no data")
     for target in panel.get("targets") or []:
         if target.get("hide") or not target.get("expr"):
             continue
-        interval = target.get("interval") or panel.get("interval")
         window = Window(prom.range_seconds,
                         int(panel.get("maxDataPoints") or max_data_points), scrape_interval,
-                        parse_duration(interval) if interval and "$" not in interval else None)
-        expr = expand(target["expr"], window, values)
+                        _min_interval(target.get("interval") or panel.get("interval")))
+        expr = expand(target["expr"], window, variables.texts)
         result.queries.append(expr)
-        if "$" in re.sub(r"\$\d", "", expr):
-            result.status, result.detail = "error", f"unresolved variable in {expr!r}"
+        unresolved = sorted(variable_names(expr))
+        if unresolved:
+            result.status = "error"
+            result.detail = f"unresolved variable(s) {', '.join(unresolved)} in {expr!r}"
             return result
         try:
             # Grafana runs "instant" targets (tables, pie charts) as instant queries.
@@ -177,6 +207,6 @@ def check_panel(panel: Mapping[str, Any], prom: Prometheus, values: Mapping[str,
 def check_dashboard(dashboard: Mapping[str, Any], prom: Prometheus,
                     scrape_interval: float = 15.0, max_data_points: int = 1000,
                     ) -> tuple[list[PanelResult], list[str]]:
-    values, problems = resolve_variables(dashboard, prom)
-    return ([check_panel(p, prom, values, scrape_interval, max_data_points)
-             for p in panels_of(dashboard)], problems)
+    variables = resolve_variables(dashboard, prom)
+    return ([check_panel(p, prom, variables, scrape_interval, max_data_points)
+             for p in panels_of(dashboard)], variables.problems)

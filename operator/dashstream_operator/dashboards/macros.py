@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = ["Window", "expand", "format_values", "parse_duration", "prom_duration",
-           "round_interval"]
+           "regex_escape", "regular_escape", "round_interval", "variable_names"]
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0,
           "y": 31536000.0}
@@ -37,7 +37,7 @@ DEFAULT_SCRAPE = 15.0
 # Built-ins, longest names first (``$__interval_ms`` before ``$__interval``).
 _BUILTIN = re.compile(r"\$\{?(__rate_interval_ms|__rate_interval|__interval_ms|__interval|"
                       r"__range_ms|__range_s|__range)\}?")
-_REGEX_SPECIAL = re.compile(r"([\\^$.|?*+()\[\]{}])")
+_REGEX_SPECIAL = re.compile(r"([$^*{}\[\]+?.()|])")
 
 
 def parse_duration(text: str) -> float:
@@ -71,29 +71,51 @@ class Window:
     min_interval: float | None = None  # the target's or panel's own ``interval``
 
     @property
+    def least(self) -> float:
+        return self.min_interval if self.min_interval is not None else self.scrape_interval
+
+    @property
     def step(self) -> float:
-        least = self.min_interval if self.min_interval is not None else self.scrape_interval
         calculated = self.range_seconds / max(1, self.max_data_points)
-        step = round_interval(max(calculated, least))
+        # Below the minimum, the minimum as it is; above it, rounded.
+        step = self.least if calculated < self.least else round_interval(calculated)
         safe = round_interval(self.range_seconds / SAFE_RESOLUTION)
         return max(step, safe)
 
     @property
     def rate_interval(self) -> float:
-        return max(self.step + self.scrape_interval, 4 * self.scrape_interval)
+        """Grafana takes the target's own interval, when it has one, as the scrape
+        interval here."""
+        return max(self.step + self.least, 4 * self.least)
 
 
-def format_values(values: Sequence[str]) -> str:
-    """A variable's values as Grafana writes them into a Prometheus query."""
-    if len(values) == 1:
-        return values[0]
-    escaped = [_REGEX_SPECIAL.sub(r"\\\\\1", v) for v in values]
-    return "(" + "|".join(escaped) + ")"
+def regular_escape(value: str) -> str:
+    """How Grafana writes one value of a single-value variable into a query."""
+    return value.replace("\\", "\\\\").replace("'", "\\\\'")
 
 
-def expand(expr: str, window: Window, variables: Mapping[str, Sequence[str]]) -> str:
-    """``expr`` with every built-in and every variable in ``variables`` replaced; other
-    ``$names`` are left as they are (the caller reports them)."""
+def regex_escape(value: str) -> str:
+    """How Grafana writes each value of a multi-value or "All" variable (they go into
+    ``=~`` matchers): backslashes quadrupled, regex metacharacters escaped."""
+    return _REGEX_SPECIAL.sub(r"\\\\\1", value.replace("\\", "\\\\\\\\"))
+
+
+def format_values(values: Sequence[str], variable: Mapping[str, object]) -> str:
+    """The text Grafana puts in a query for ``variable`` with ``values`` selected: a
+    single-value variable its value; "All" a custom ``allValue`` as it is; otherwise the
+    values regex-escaped, several as ``(a|b)``."""
+    if not variable.get("multi") and not variable.get("includeAll"):
+        return regular_escape(values[0])
+    if variable.get("includeAll") and variable.get("allValue"):
+        return str(variable["allValue"])
+    escaped = [regex_escape(v) for v in values]
+    return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+
+
+def expand(expr: str, window: Window, variables: Mapping[str, str]) -> str:
+    """``expr`` with every built-in and every variable in ``variables`` (name -> the text
+    format_values gives) replaced; other ``$names`` are left as they are (the caller
+    reports them). Format suffixes (``${var:raw}``) are read as the default format."""
     builtins = {
         "__interval": prom_duration(window.step),
         "__interval_ms": str(round(window.step * 1000)),
@@ -105,8 +127,16 @@ def expand(expr: str, window: Window, variables: Mapping[str, Sequence[str]]) ->
     }
     expr = _BUILTIN.sub(lambda m: builtins[m.group(1)], expr)
     for name in sorted(variables, key=len, reverse=True):
-        value = format_values(variables[name])
+        value = variables[name]
         pattern = (rf"\$\{{{re.escape(name)}(?:[:.][^}}]*)?\}}|\[\[{re.escape(name)}"
                    rf"(?::[^\]]*)?\]\]|\${re.escape(name)}\b")
         expr = re.sub(pattern, value.replace("\\", "\\\\"), expr)
     return expr
+
+
+_REFERENCE = re.compile(r"\$\{(\w+)|\$([A-Za-z_]\w*)|\[\[(\w+)")
+
+
+def variable_names(expr: str) -> set[str]:
+    """Every variable an expression refers to (built-ins included, ``$1`` not)."""
+    return {next(g for g in m.groups() if g) for m in _REFERENCE.finditer(expr)}

@@ -12,21 +12,18 @@ not wake anything.
 from __future__ import annotations
 
 import logging
-import threading
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
 from kubernetes import client
 
+from dashstream_operator.handlers.children import Coalescer
 from dashstream_operator.handlers.skeleton import log_failure
 from dashstream_operator.k8s import Kube
-from dashstream_operator.reconcile.selection import (
-    Prometheuses,
-    PrometheusSelectors,
-    SelectionCheck,
-    State,
-)
+from dashstream_operator.reconcile.prometheus_index import PrometheusIndex
+from dashstream_operator.reconcile.selection import SelectionCheck
 
 __all__ = ["PROMETHEUS", "PrometheusIndex", "refresh_prometheuses", "register_reselect",
            "selection_check"]
@@ -37,55 +34,16 @@ PROMETHEUS = ("monitoring.coreos.com", "v1", "prometheuses")
 
 # owner kind -> fn(body, memo) that reconciles one object (and swallows its failures)
 _RESELECT: dict[str, Callable[[dict[str, Any], kopf.Memo], None]] = {}
+_ROUNDS = Coalescer()
 
 
 def register_reselect(kind: str, fn: Callable[[dict[str, Any], kopf.Memo], None]) -> None:
     _RESELECT[kind] = fn
 
 
-class PrometheusIndex:
-    """Thread-safe: watch events, the resync pass and reconciles all use it."""
-
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str], PrometheusSelectors] = {}
-        self._state: State = "unknown"
-        self._lock = threading.Lock()
-
-    def view(self) -> Prometheuses:
-        with self._lock:
-            state = self._state
-            items = tuple(self._items[k] for k in sorted(self._items))
-        if state != "listed":
-            return Prometheuses(state)
-        return Prometheuses("listed", items)
-
-    def put(self, obj: Mapping[str, Any]) -> bool:
-        """Returns whether what it selects changed."""
-        new = PrometheusSelectors.of(obj)
-        with self._lock:
-            old = self._items.get((new.namespace, new.name))
-            self._items[new.namespace, new.name] = new
-            changed = old != new or self._state != "listed"
-            self._state = "listed"
-        return changed
-
-    def remove(self, obj: Mapping[str, Any]) -> bool:
-        meta = obj.get("metadata") or {}
-        with self._lock:
-            return self._items.pop((meta.get("namespace", ""), meta.get("name", "")),
-                                   None) is not None
-
-    def replace(self, state: State, listed: list[Mapping[str, Any]]) -> bool:
-        """A LIST's outcome; returns whether the verdicts may change."""
-        items = {(p.namespace, p.name): p for p in map(PrometheusSelectors.of, listed)}
-        with self._lock:
-            changed = (state, items) != (self._state, self._items)
-            self._state, self._items = state, items
-        return changed
-
-
 def refresh_prometheuses(kube: Kube, index: PrometheusIndex) -> bool:
-    """One cluster-wide LIST; a missing CRD or a refusal is a state, not a failure."""
+    """One cluster-wide LIST; a missing CRD or a refusal is a state, not a failure, and
+    any other error keeps what is known (the watch goes on; the next pass lists again)."""
     group, version, plural = PROMETHEUS
     try:
         listing: Any = kube.custom.list_cluster_custom_object(group, version, plural)
@@ -94,8 +52,11 @@ def refresh_prometheuses(kube: Kube, index: PrometheusIndex) -> bool:
             return index.replace("absent", [])
         if exc.status == 403:
             return index.replace("forbidden", [])
-        raise
-    return index.replace("listed", list(listing.get("items") or []))
+        log.warning("cannot list Prometheus objects (%s %s); keeping the last listing",
+                    exc.status, exc.reason)
+        return False
+    return index.replace("listed", list(listing.get("items") or []),
+                         listing.get("metadata", {}).get("resourceVersion"))
 
 
 def selection_check(memo: kopf.Memo) -> SelectionCheck | None:
@@ -107,14 +68,23 @@ def selection_check(memo: kopf.Memo) -> SelectionCheck | None:
 
 def reselect_all(memo: kopf.Memo) -> None:
     """Every owner judged again (the Prometheus objects changed); reconciles that
-    change nothing write nothing."""
-    for body in memo.bodies.values():
-        fn = _RESELECT.get(body.get("kind", ""))
-        if fn is not None and not body["metadata"].get("deletionTimestamp"):
-            fn(body, memo)
+    change nothing write nothing. A burst of Prometheus events while this runs becomes
+    one more round, not one per event."""
+    def round_() -> None:
+        for body in memo.bodies.values():
+            fn = _RESELECT.get(body.get("kind", ""))
+            if fn is None or body["metadata"].get("deletionTimestamp"):
+                continue
+            try:
+                fn(body, memo)
+            except Exception as exc:  # the resync pass judges it again
+                meta = body["metadata"]
+                log_failure(body.get("kind", "?"), meta.get("namespace"), meta.get("name"),
+                            "re-judging selection", exc)
+
+    _ROUNDS.run("reselect", round_)
 
 
-@kopf.on.event(*PROMETHEUS, id="watch-prometheuses")
 def on_prometheus_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
     index: PrometheusIndex = memo.prometheuses
     obj = event["object"]
@@ -124,8 +94,10 @@ def on_prometheus_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> 
         log.info("Prometheus %s/%s %s: judging what selects our monitors again",
                  meta.get("namespace"), meta.get("name"),
                  "deleted" if event.get("type") == "DELETED" else "changed")
-        try:
-            reselect_all(memo)
-        except Exception as exc:
-            log_failure("Prometheus", meta.get("namespace"), meta.get("name"),
-                        "re-judging selection", exc)
+        reselect_all(memo)
+
+
+# Only when allowed (main.py asks first): kopf stops the whole operator when a watch is
+# refused. Without it the resync pass's LIST is what reports "not allowed".
+if os.environ.get("DASHSTREAM_WATCH_PROMETHEUSES", "1") == "1":
+    kopf.on.event(*PROMETHEUS, id="watch-prometheuses")(on_prometheus_event)

@@ -37,6 +37,7 @@ from dashstream_operator.reconcile.children import (
 from dashstream_operator.reconcile.pause import without_pause
 from dashstream_operator.reconcile.selection import SelectionCheck
 from dashstream_operator.reconcile.status import (
+    MAX_MESSAGE,
     ConditionSpec,
     apply_conditions,
     ready_of,
@@ -189,10 +190,13 @@ def _selected(objects: Objects | None, check: SelectionCheck) -> ConditionSpec:
     if not any(o["kind"] == PROMETHEUSRULE[1] for o in objects or []):
         return ("Selected", "True", "NoPrometheusRule",
                 "no PrometheusRule is synced: nothing for a Prometheus to select")
-    return ("Selected", *check.summary(PROMETHEUSRULE[1], objects or []))
+    status, reason, message = check.summary(PROMETHEUSRULE[1], objects or [])
+    return "Selected", status, reason, message[:MAX_MESSAGE]
 
 
 def _changed(old: Condition | None, new: ConditionSpec) -> bool:
+    if new[0] == "Selected":  # its wording names other Prometheus objects (see pipeline)
+        return old is None or (old.status, old.reason) != new[1:3]
     return old is None or (old.status, old.reason, old.message) != new[1:]
 
 

@@ -136,8 +136,10 @@ def reconcile_pipeline(body: Mapping[str, Any], spec: DashStreamPipelineSpec, ku
                                       selection or SelectionCheck())
     updates += [workloads, monitoring]
     before = old.condition("MonitoringReady")
-    if monitoring[1] == "False" and (before is None or (before.reason, before.message)
-                                     != (monitoring[2], monitoring[3])):
+    # One Event when the verdict turns, not one per change of its wording (which names
+    # other Prometheus objects: one of them changing would otherwise post an Event on
+    # every pipeline of the cluster).
+    if monitoring[1] == "False" and (before is None or before.reason != monitoring[2]):
         result.events.append(("Warning", monitoring[2], monitoring[3][:1024]))
     notes = [n[:512] for n in settings_problems(name, ns, spec)][:MAX_SETTINGS_NOTES]
     extra |= {"components": components or None,

@@ -81,6 +81,8 @@ def label_selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[s
             return False
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if (op in ("In", "NotIn")) != bool(values):
+            return False  # In/NotIn need values, Exists/DoesNotExist none: invalid
         if op == "In" and labels.get(key) not in values:
             return False
         if op == "NotIn" and key in labels and labels[key] in values:
@@ -204,17 +206,25 @@ def selection_summary(kind: str, objects: Sequence[Mapping[str, Any]],
         # Monitors of one owner usually fail for the same reason: say it once.
         by_reason: dict[str, list[str]] = {}
         for v in missing:
-            by_reason.setdefault("; ".join(v.why_not), []).append(v.name)
+            by_reason.setdefault(_first(v.why_not, "Prometheus objects"), []).append(v.name)
         return "False", "NotSelected", "; ".join(
             f"{_plural(kind, group)} {'is' if len(group) == 1 else 'are'} selected by no "
             f"Prometheus: {why}" for why, group in by_reason.items())
     undecided = [v for v in verdicts if not v.selected_by]
     if undecided:
         return "True", "SelectionUnknown", "; ".join(
-            f"{kind} {v.name}: {'; '.join(v.undecided)}" for v in undecided)
+            f"{kind} {v.name}: {_first(v.undecided, 'Prometheus objects')}"
+            for v in undecided)
     by = sorted({ref for v in verdicts for ref in v.selected_by})
     return "True", "Selected", (f"{_plural(kind, names)} selected by Prometheus "
-                                f"{', '.join(by)}")
+                                f"{_first(by, 'more', ', ')}")
+
+
+def _first(items: Sequence[str], noun: str, sep: str = "; ", limit: int = 3) -> str:
+    """At most ``limit`` items: a cluster may hold hundreds of Prometheus objects, and a
+    condition message must stay readable (and within the API's limit)."""
+    more = f"{sep}and {len(items) - limit} more {noun}" if len(items) > limit else ""
+    return sep.join(items[:limit]) + more
 
 
 def _unreadable(_namespace: str) -> Mapping[str, str] | None:

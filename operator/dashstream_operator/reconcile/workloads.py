@@ -14,7 +14,7 @@ from typing import Any
 from dashstream_operator.models import ComponentStatus
 from dashstream_operator.reconcile.children import Key, child_key
 from dashstream_operator.reconcile.selection import SelectionCheck
-from dashstream_operator.reconcile.status import ConditionSpec
+from dashstream_operator.reconcile.status import MAX_MESSAGE, ConditionSpec
 
 __all__ = ["Rollout", "monitoring_condition", "rollout_state", "workloads_condition"]
 
@@ -90,7 +90,7 @@ def monitoring_condition(enabled: bool, servicemonitor_crd: bool,
         if reason == "SelectionUnknown":
             n = sum(d["kind"] == "ServiceMonitor" for d in desired)
             message = f"{n} ServiceMonitors applied; {message}"
-        return "MonitoringReady", status, reason, message
+        return "MonitoringReady", status, reason, message[:MAX_MESSAGE]
     return ("MonitoringReady", "True", "ScrapeAnnotations",
             "the ServiceMonitor CRD is not installed: Services carry prometheus.io/scrape "
             "annotations instead")
