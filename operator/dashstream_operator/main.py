@@ -88,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DASHSTREAM_LIVENESS"] = args.liveness
     from dashstream_operator.access import may_watch_cluster_wide
 
-    os.environ["DASHSTREAM_WATCH_PROMETHEUSES"] = (
-        "1" if may_watch_cluster_wide("monitoring.coreos.com", "prometheuses") else "0")
+    # Prometheus, PrometheusAgent, ThanosRuler: watched only where allowed.
+    os.environ["DASHSTREAM_WATCH_PROMETHEUSES"] = ",".join(
+        plural for plural in ("prometheuses", "prometheusagents", "thanosrulers")
+        if may_watch_cluster_wide("monitoring.coreos.com", plural))
     import kopf
     from kopf._core.engines.peering import Identity  # a NewType kopf does not re-export
 

@@ -2,7 +2,7 @@
 pauses and faults against the real operator, API server, node and broker — the pure
 renderers judging the cluster after every step (support/explore/oracle.py).
 
-``make test`` runs a fixed-seed exploration of about 32 transitions; ``make explore
+``make test`` runs a fixed-seed exploration of about 40 transitions; ``make explore
 N=1000`` runs N with random seeds and prints what it did. A failing sequence is shrunk
 by hypothesis and written as YAML; copied under tests/data/explore/ it is replayed by
 ``test_regression`` from then on.
@@ -183,9 +183,9 @@ def _explore(ctx: Context, transitions: int, fixed_seed: bool) -> None:
 
 
 def test_exploration(context: Context) -> None:
-    """``EXPLORE_TRANSITIONS`` (default 32, fixed seed); ``EXPLORE_RANDOM=1`` for random
+    """``EXPLORE_TRANSITIONS`` (default 40, fixed seed); ``EXPLORE_RANDOM=1`` for random
     seeds (what ``make explore`` sets)."""
-    transitions = int(os.environ.get("EXPLORE_TRANSITIONS", "32"))
+    transitions = int(os.environ.get("EXPLORE_TRANSITIONS", "40"))
     _explore(context, transitions, fixed_seed=os.environ.get("EXPLORE_RANDOM") != "1")
 
 

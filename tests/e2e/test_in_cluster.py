@@ -37,10 +37,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
+from integration.workloads.servers import free_port
 from support import prometheus_stack
 from support.alerting import Webhooks, routing_for, start_alertmanager, webhook_receiver
 from support.env import REPO, require_env
@@ -240,7 +242,8 @@ def ws_handshake(base_url: str, token: str | None = None) -> int:
 
 def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, namespace: str,
                              kafka_admin: Any, crds_installed: list[str],
-                             thirdparty_crds: list[str], artifacts_dir: Path) -> None:
+                             thirdparty_crds: list[str], artifacts_dir: Path,
+                             request: pytest.FixtureRequest) -> None:
     apps, core = client.AppsV1Api(kube_api), client.CoreV1Api(kube_api)
     custom = client.CustomObjectsApi(kube_api)
     pod_bootstrap = require_env("DASHSTREAM_POD_KAFKA_BOOTSTRAP")
@@ -280,6 +283,15 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
     assert "Phase:          Succeeded" in tested, tested
     print("helm test: " + ", ".join(" ".join(line.split()) for line in tested.splitlines()
                                     if line.startswith(("TEST SUITE", "Phase"))))
+
+    # --- kube-prometheus-stack's Prometheus, run by the real prometheus-operator: created
+    # now, it starts while the operator fails over below and discovers the servers as
+    # they come. Deleted even if the test fails: a Prometheus that selects only this
+    # namespace would make other tests' monitors NotSelected while it is deleted.
+    gateway, am_port = pod_bootstrap.rsplit(":", 1)[0], free_port()
+    request.addfinalizer(partial(prometheus_stack.delete, dyn, kube_api, namespace))
+    prometheus_stack.create(dyn, namespace, f"{gateway}:{am_port}", SCRAPE_INTERVAL,
+                            [{"key": NODE_TAINT, "operator": "Exists"}])
 
     # --- the example pipeline, reached by the pods at the broker's pod listener -------
     doc = yaml.safe_load((REPO / "manifests/examples/pipeline-minimal.yaml").read_text())
@@ -327,13 +339,9 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
         # label and alerts through a real Alertmanager (the shipped routing) to webhooks --
         hooks = stack.enter_context(webhook_receiver())
         work = Path(tempfile.mkdtemp(prefix="dashstream-e2e-ic-"))
-        gateway = pod_bootstrap.rsplit(":", 1)[0]
-        am_port = start_alertmanager(stack, routing_for(hooks, work), logs, host=gateway)
-        # Gone before the next test even if this one fails: a Prometheus that selects
-        # only this namespace would make other tests' monitors NotSelected.
-        stack.callback(prometheus_stack.delete, dyn, kube_api, namespace)
-        prom = prometheus_stack.start(kube_api, dyn, namespace, f"{gateway}:{am_port}",
-                                      SCRAPE_INTERVAL, doc["spec"]["scheduling"]["tolerations"])
+        start_alertmanager(stack, routing_for(hooks, work), logs, host=gateway, port=am_port)
+        stack.callback(prometheus_stack.delete, dyn, kube_api, namespace)  # pods gone below
+        prom = prometheus_stack.ready(kube_api, namespace)
         scraping_since = time.time()
         for kind, obj, ctype in (("dashstreampipelines", name, "MonitoringReady"),
                                  ("alertrulesets", "dashstream", "Selected")):

@@ -88,7 +88,8 @@ def test_template_default_values(helm: str) -> None:
                                  {"apiGroups": [""], "resources": ["namespaces"],
                                   "verbs": ["list", "watch"]},
                                  {"apiGroups": ["monitoring.coreos.com"],
-                                  "resources": ["prometheuses"],
+                                  "resources": ["prometheuses", "prometheusagents",
+                                                "thanosrulers"],
                                   "verbs": ["get", "list", "watch"]}]
     svc = one(docs, "Service")
     assert svc["spec"]["ports"][0]["targetPort"] == "http"

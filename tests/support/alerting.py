@@ -81,12 +81,12 @@ def routing_for(hooks: Webhooks, work: Path) -> Path:
 
 
 def start_alertmanager(stack: ExitStack, config: Path, logs: Path,
-                       host: str = "127.0.0.1") -> int:
+                       host: str = "127.0.0.1", port: int | None = None) -> int:
     """A real Alertmanager with ``config``, stopped when ``stack`` closes; its port.
     ``host``: the address it listens on, e.g. the pod bridge's gateway for a Prometheus
-    pod."""
+    pod; ``port``: one chosen beforehand (a Prometheus configured before it starts)."""
     binary = require_env("ALERTMANAGER", FIX)
-    port = free_port()
+    port = port or free_port()
     stack.enter_context(process(
         [binary, f"--config.file={config}", f"--storage.path={config.parent / 'am-data'}",
          f"--web.listen-address={host}:{port}", "--cluster.listen-address="],

@@ -61,13 +61,17 @@ def objects(ns: str, alertmanager: str, scrape_interval: str, tolerations: list[
     ]
 
 
-def start(api: client.ApiClient, dyn: DynamicClient, ns: str, alertmanager: str,
-          scrape_interval: str, tolerations: list[dict[str, str]]) -> str:
-    """Apply it and wait until its pod answers; returns its URL (the pod's address,
-    which this host reaches on the node's bridge)."""
+def create(dyn: DynamicClient, ns: str, alertmanager: str, scrape_interval: str,
+           tolerations: list[dict[str, str]]) -> None:
+    """Apply it (prometheus-operator starts its pod; ``ready`` waits for it)."""
     require_env("DASHSTREAM_PROMETHEUS_OPERATOR_URL", FIX)
     for obj in objects(ns, alertmanager, scrape_interval, tolerations):
         apply(dyn, obj)
+
+
+def ready(api: client.ApiClient, ns: str) -> str:
+    """Wait until its pod answers; returns its URL (the pod's address, which this host
+    reaches on the node's bridge)."""
     core = client.CoreV1Api(api)
 
     def answering() -> str | None:

@@ -96,14 +96,14 @@ def test_namespace_selector_reads_namespace_labels() -> None:
     p = prom(serviceMonitorSelector={}, serviceMonitorNamespaceSelector={
         "matchLabels": {"monitoring": "on"}})
     labelled = selection(monitor(), [p], lambda ns: {"monitoring": "on"})
-    assert labelled.selected_by == ["monitoring/k8s"]
+    assert labelled.selected_by == ["Prometheus monitoring/k8s"]
     plain = selection(monitor(), [p], no_labels)
     assert plain.why_not == ["Prometheus monitoring/k8s wants namespaces with monitoring=on "
                              "(serviceMonitorNamespaceSelector); Namespace team does not match"]
     by_name = prom(serviceMonitorSelector={}, serviceMonitorNamespaceSelector={
         "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
                               "values": ["team"]}]})
-    assert selection(monitor(), [by_name], no_labels).selected_by == ["monitoring/k8s"]
+    assert selection(monitor(), [by_name], no_labels).selected_by == ["Prometheus monitoring/k8s"]
 
 
 def test_unreadable_namespace_is_unknown_not_a_failure() -> None:
@@ -119,7 +119,7 @@ def test_rules_use_the_rule_selectors() -> None:
     p = prom(serviceMonitorSelector={}, serviceMonitorNamespaceSelector={},
              ruleSelector=KPS, ruleNamespaceSelector={})
     rule = monitor("alerts", kind="PrometheusRule", release="kube-prometheus-stack")
-    assert selection(rule, [p], no_labels).selected_by == ["monitoring/k8s"]
+    assert selection(rule, [p], no_labels).selected_by == ["Prometheus monitoring/k8s"]
     status, reason, message = selection_summary(
         "PrometheusRule", [monitor("alerts", kind="PrometheusRule")],
         Prometheuses("listed", (p,)), no_labels)
@@ -182,3 +182,36 @@ def test_a_watch_event_before_any_list_is_not_the_whole_picture() -> None:
     index.replace("absent", [])
     assert index.put(_prometheus_obj("k8s", 6, "x"))  # the CRD was installed since
     assert index.view().state == "listed"
+
+
+def test_agents_scrape_and_thanos_rulers_evaluate() -> None:
+    agent = PrometheusSelectors.of({
+        "kind": "PrometheusAgent", "metadata": {"namespace": "monitoring", "name": "agent"},
+        "spec": {"serviceMonitorSelector": KPS, "serviceMonitorNamespaceSelector": {}}})
+    ruler = PrometheusSelectors.of({
+        "kind": "ThanosRuler", "metadata": {"namespace": "monitoring", "name": "ruler"},
+        "spec": {"ruleSelector": KPS, "ruleNamespaceSelector": {}}})
+    both = Prometheuses("listed", (agent, ruler))
+    assert selection_summary("ServiceMonitor", [monitor(release="kube-prometheus-stack")],
+                             both, no_labels) == (
+        "True", "Selected", "ServiceMonitor p-exporter selected by PrometheusAgent "
+        "monitoring/agent")
+    rule = monitor("alerts", kind="PrometheusRule", release="kube-prometheus-stack")
+    assert selection_summary("PrometheusRule", [rule], both, no_labels)[1:] == (
+        "Selected", "PrometheusRule alerts selected by ThanosRuler monitoring/ruler")
+    # An agent evaluates no rules: with only agents, nothing can select a rule.
+    status, reason, message = selection_summary(
+        "PrometheusRule", [rule], Prometheuses("listed", (agent,)), no_labels)
+    assert (status, reason) == ("True", "SelectionUnknown")
+    assert message.startswith("no Prometheus object in the cluster can select")
+
+
+def test_the_index_keeps_each_kind_apart() -> None:
+    index = PrometheusIndex()
+    index.replace("listed", [_prometheus_obj("k8s", 1, "a")], "1")
+    index.replace("listed", [{**_prometheus_obj("agent", 2, "b"), "kind": "PrometheusAgent"}],
+                  "2", kind="PrometheusAgent")
+    index.replace("absent", [], kind="ThanosRuler")  # no ThanosRuler CRD: nothing to add
+    assert index.view().state == "listed"
+    assert sorted(p.ref for p in index.view().items) == [
+        "Prometheus monitoring/k8s", "PrometheusAgent monitoring/agent"]

@@ -23,14 +23,19 @@ from dashstream_operator.handlers.children import Coalescer
 from dashstream_operator.handlers.skeleton import log_failure
 from dashstream_operator.k8s import Kube
 from dashstream_operator.reconcile.prometheus_index import PrometheusIndex
-from dashstream_operator.reconcile.selection import SelectionCheck
+from dashstream_operator.reconcile.selection import SelectionCheck, State
 
-__all__ = ["PROMETHEUS", "PrometheusIndex", "refresh_prometheuses", "register_reselect",
+__all__ = ["SERVERS", "PrometheusIndex", "refresh_prometheuses", "register_reselect",
            "selection_check"]
 
 log = logging.getLogger(__name__)
 
-PROMETHEUS = ("monitoring.coreos.com", "v1", "prometheuses")
+# Every kind of prometheus-operator server that selects ServiceMonitors or rules:
+# (group, version, plural, kind). The first is the one whose absence or refusal status
+# reports; the others only add what they select.
+SERVERS = (("monitoring.coreos.com", "v1", "prometheuses", "Prometheus"),
+           ("monitoring.coreos.com", "v1alpha1", "prometheusagents", "PrometheusAgent"),
+           ("monitoring.coreos.com", "v1", "thanosrulers", "ThanosRuler"))
 
 # owner kind -> fn(body, memo) that reconciles one object (and swallows its failures)
 _RESELECT: dict[str, Callable[[dict[str, Any], kopf.Memo], None]] = {}
@@ -42,21 +47,25 @@ def register_reselect(kind: str, fn: Callable[[dict[str, Any], kopf.Memo], None]
 
 
 def refresh_prometheuses(kube: Kube, index: PrometheusIndex) -> bool:
-    """One cluster-wide LIST; a missing CRD or a refusal is a state, not a failure, and
-    any other error keeps what is known (the watch goes on; the next pass lists again)."""
-    group, version, plural = PROMETHEUS
-    try:
-        listing: Any = kube.custom.list_cluster_custom_object(group, version, plural)
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return index.replace("absent", [])
-        if exc.status == 403:
-            return index.replace("forbidden", [])
-        log.warning("cannot list Prometheus objects (%s %s); keeping the last listing",
-                    exc.status, exc.reason)
-        return False
-    return index.replace("listed", list(listing.get("items") or []),
-                         listing.get("metadata", {}).get("resourceVersion"))
+    """One cluster-wide LIST per kind; a missing CRD or a refusal is a state, not a
+    failure, and any other error keeps what is known (the watch goes on; the next pass
+    lists again). Returns whether the verdicts may change."""
+    changed = False
+    for group, version, plural, kind in SERVERS:
+        try:
+            listing: Any = kube.custom.list_cluster_custom_object(group, version, plural)
+        except client.ApiException as exc:
+            if exc.status in (403, 404):
+                state: State = "forbidden" if exc.status == 403 else "absent"
+                changed = index.replace(state, [], kind=kind) or changed
+            else:
+                log.warning("cannot list %s objects (%s %s); keeping the last listing",
+                            kind, exc.status, exc.reason)
+            continue
+        changed = index.replace("listed", list(listing.get("items") or []),
+                                listing.get("metadata", {}).get("resourceVersion"),
+                                kind=kind) or changed
+    return changed
 
 
 def selection_check(memo: kopf.Memo) -> SelectionCheck | None:
@@ -91,13 +100,18 @@ def on_prometheus_event(event: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> 
     changed = index.remove(obj) if event.get("type") == "DELETED" else index.put(obj)
     if changed:
         meta = obj.get("metadata") or {}
-        log.info("Prometheus %s/%s %s: judging what selects our monitors again",
-                 meta.get("namespace"), meta.get("name"),
+        log.info("%s %s/%s %s: judging what selects our monitors again",
+                 obj.get("kind", "Prometheus"), meta.get("namespace"), meta.get("name"),
                  "deleted" if event.get("type") == "DELETED" else "changed")
         reselect_all(memo)
 
 
-# Only when allowed (main.py asks first): kopf stops the whole operator when a watch is
-# refused. Without it the resync pass's LIST is what reports "not allowed".
-if os.environ.get("DASHSTREAM_WATCH_PROMETHEUSES", "1") == "1":
-    kopf.on.event(*PROMETHEUS, id="watch-prometheuses")(on_prometheus_event)
+def watched_servers() -> list[str]:
+    """The plurals main.py found we may watch (kopf stops the whole operator when a
+    watch is refused; without one, the resync pass's LIST is what reports it)."""
+    return [p for p in os.environ.get("DASHSTREAM_WATCH_PROMETHEUSES", "").split(",") if p]
+
+
+for _group, _version, _plural, _kind in SERVERS:
+    if _plural in watched_servers():
+        kopf.on.event(_group, _version, _plural, id=f"watch-{_plural}")(on_prometheus_event)

@@ -12,12 +12,22 @@ from dashstream_operator.reconcile.selection import Prometheuses, PrometheusSele
 __all__ = ["PrometheusIndex"]
 
 
+Key = tuple[str, str, str]  # kind, namespace, name
+
+
+def _key(obj: Mapping[str, Any], kind: str) -> Key:
+    meta = obj.get("metadata") or {}
+    return kind, str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
 class PrometheusIndex:
-    """Thread-safe: watch events, the resync pass and reconciles all use it."""
+    """Thread-safe: watch events, the resync pass and reconciles all use it. Holds the
+    Prometheus, PrometheusAgent and ThanosRuler objects; its state is the Prometheus
+    kind's (whether the CRD exists, whether we may read it)."""
 
     def __init__(self) -> None:
-        self._items: dict[tuple[str, str], PrometheusSelectors] = {}
-        self._versions: dict[tuple[str, str], int] = {}  # resourceVersion a watch saw
+        self._items: dict[Key, PrometheusSelectors] = {}
+        self._versions: dict[Key, int] = {}  # resourceVersion a watch saw
         self._state: State = "unknown"
         self._lock = threading.Lock()
 
@@ -31,39 +41,43 @@ class PrometheusIndex:
 
     def put(self, obj: Mapping[str, Any]) -> bool:
         """Returns whether what it selects changed."""
-        new = PrometheusSelectors.of(obj)
-        key = (new.namespace, new.name)
+        kind = str(obj.get("kind") or "Prometheus")
+        new = PrometheusSelectors.of({**obj, "kind": kind})
+        key = _key(obj, kind)
         with self._lock:
             if self._state == "unknown":  # one object is not the whole list
                 return False
             old = self._items.get(key)
             self._items[key] = new
             self._versions[key] = _version(obj)
-            changed = old != new or self._state != "listed"
-            self._state = "listed"  # a watch event: the CRD exists now
+            changed = old != new
+            if kind == "Prometheus" and self._state != "listed":
+                self._state, changed = "listed", True  # a watch event: the CRD exists now
         return changed
 
     def remove(self, obj: Mapping[str, Any]) -> bool:
-        meta = obj.get("metadata") or {}
-        key = (meta.get("namespace", ""), meta.get("name", ""))
+        key = _key(obj, str(obj.get("kind") or "Prometheus"))
         with self._lock:
             self._versions.pop(key, None)
             return self._items.pop(key, None) is not None
 
     def replace(self, state: State, listed: list[Mapping[str, Any]],
-                version: str | None = None) -> bool:
-        """A LIST's outcome; returns whether the verdicts may change. What a watch saw
-        after the LIST was taken (a newer resourceVersion) wins over the LIST."""
-        items = {(p.namespace, p.name): p for p in map(PrometheusSelectors.of, listed)}
-        versions = {(p["metadata"].get("namespace", ""), p["metadata"].get("name", "")):
-                    _version(p) for p in listed}
+                version: str | None = None, kind: str = "Prometheus") -> bool:
+        """A LIST of one kind; returns whether the verdicts may change. What a watch saw
+        after the LIST was taken (a newer resourceVersion) wins over the LIST. Only the
+        Prometheus kind's LIST sets the state; the others only their objects."""
+        fresh = {_key(o, kind): PrometheusSelectors.of({**o, "kind": kind}) for o in listed}
+        seen_at = {_key(o, kind): _version(o) for o in listed}
         listed_at = int(version) if version and version.isdigit() else 0
         with self._lock:
             for key, seen in self._versions.items():
-                if listed_at and seen > listed_at and key in self._items:
-                    items[key], versions[key] = self._items[key], seen
-            changed = (state, items) != (self._state, self._items)
-            self._state, self._items, self._versions = state, items, versions
+                if key[0] == kind and listed_at and seen > listed_at and key in self._items:
+                    fresh[key], seen_at[key] = self._items[key], seen
+            items = {k: v for k, v in self._items.items() if k[0] != kind} | fresh
+            versions = {k: v for k, v in self._versions.items() if k[0] != kind} | seen_at
+            new_state = state if kind == "Prometheus" else self._state
+            changed = (new_state, items) != (self._state, self._items)
+            self._state, self._items, self._versions = new_state, items, versions
         return changed
 
 

@@ -15,13 +15,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["SELECTORS", "PrometheusSelectors", "Prometheuses", "Selection", "SelectionCheck",
-           "State", "describe_selector", "label_selector_matches", "selection", "selection_summary"]
+__all__ = ["SELECTORS", "SELECTS", "PrometheusSelectors", "Prometheuses", "Selection",
+           "SelectionCheck", "State", "describe_selector", "label_selector_matches", "selection",
+           "selection_summary"]
 
 # kind -> (label selector field, namespace selector field) of a Prometheus spec
 SELECTORS = {
     "ServiceMonitor": ("serviceMonitorSelector", "serviceMonitorNamespaceSelector"),
     "PrometheusRule": ("ruleSelector", "ruleNamespaceSelector"),
+}
+# What each kind of prometheus-operator server selects (with the same selector fields):
+# an agent scrapes but evaluates no rules; a ThanosRuler evaluates rules, scrapes nothing.
+SELECTS = {
+    "Prometheus": frozenset({"ServiceMonitor", "PrometheusRule"}),
+    "PrometheusAgent": frozenset({"ServiceMonitor"}),
+    "ThanosRuler": frozenset({"PrometheusRule"}),
 }
 State = Literal["listed", "absent", "forbidden", "unknown"]
 NamespaceLabels = Callable[[str], Mapping[str, str] | None]  # None: cannot be read
@@ -29,11 +37,13 @@ NamespaceLabels = Callable[[str], Mapping[str, str] | None]  # None: cannot be r
 
 @dataclass(frozen=True)
 class PrometheusSelectors:
-    """The part of a Prometheus object that decides what it selects."""
+    """The part of a Prometheus (or PrometheusAgent, ThanosRuler) that decides what it
+    selects."""
 
     namespace: str
     name: str
     selectors: tuple[tuple[str, Any], ...]  # (field, value) of the four selector fields
+    kind: str = "Prometheus"
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> PrometheusSelectors:
@@ -41,14 +51,14 @@ class PrometheusSelectors:
         fields = sorted({f for pair in SELECTORS.values() for f in pair})
         meta = obj.get("metadata") or {}
         return cls(str(meta.get("namespace", "")), str(meta.get("name", "")),
-                   tuple((f, spec.get(f)) for f in fields))
+                   tuple((f, spec.get(f)) for f in fields), str(obj.get("kind") or "Prometheus"))
 
     def get(self, field_name: str) -> Any:
         return dict(self.selectors).get(field_name)
 
     @property
     def ref(self) -> str:
-        return f"{self.namespace}/{self.name}"
+        return f"{self.kind} {self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -135,25 +145,25 @@ def _one(p: PrometheusSelectors, kind: str, namespace: str, labels: Mapping[str,
     ns_selector = p.get(ns_field)
     if ns_selector is None:
         if namespace != p.namespace:
-            return "not", (f"Prometheus {p.ref} looks only in its own namespace "
+            return "not", (f"{p.ref} looks only in its own namespace "
                            f"{p.namespace} ({ns_field} is unset)")
     elif ns_selector.get("matchLabels") or ns_selector.get("matchExpressions"):
         ns_labels = namespace_labels(namespace)
         if ns_labels is None:
-            return "undecided", (f"Prometheus {p.ref}: the labels of Namespace {namespace} "
+            return "undecided", (f"{p.ref}: the labels of Namespace {namespace} "
                                  f"cannot be read to evaluate its {ns_field}")
         # The API server labels every namespace with its name; selectors often use it.
         ns_labels = {"kubernetes.io/metadata.name": namespace, **ns_labels}
         if not label_selector_matches(ns_selector, ns_labels):
-            return "not", (f"Prometheus {p.ref} wants namespaces with "
+            return "not", (f"{p.ref} wants namespaces with "
                            f"{describe_selector(ns_selector)} ({ns_field}); Namespace "
                            f"{namespace} does not match")
     selector = p.get(label_field)
     if label_selector_matches(selector, labels):
         return "selected", None
     if selector is None:
-        return "not", f"Prometheus {p.ref} selects no {kind} ({label_field} is unset)"
-    return "not", (f"Prometheus {p.ref} wants {describe_selector(selector)}; "
+        return "not", f"{p.ref} selects no {kind} ({label_field} is unset)"
+    return "not", (f"{p.ref} wants {describe_selector(selector)}; "
                    f"{_has(kind, selector, labels)}")
 
 
@@ -163,6 +173,8 @@ def selection(obj: Mapping[str, Any], prometheuses: Sequence[PrometheusSelectors
     meta = obj["metadata"]
     out = Selection(obj["kind"], meta["name"])
     for p in prometheuses:
+        if obj["kind"] not in SELECTS.get(p.kind, ()):
+            continue
         verdict, why = _one(p, obj["kind"], meta["namespace"], meta.get("labels") or {},
                             namespace_labels)
         if verdict == "selected":
@@ -199,6 +211,9 @@ def selection_summary(kind: str, objects: Sequence[Mapping[str, Any]],
     if not prometheuses.items:
         return "True", "SelectionUnknown", (f"no Prometheus object exists in the cluster to "
                                             f"select the {_plural(kind, names)}")
+    if not any(kind in SELECTS.get(p.kind, ()) for p in prometheuses.items):
+        return "True", "SelectionUnknown", (f"no Prometheus object in the cluster can select "
+                                            f"the {_plural(kind, names)}")
     verdicts = [selection(o, prometheuses.items, namespace_labels)
                 for o in objects if o["kind"] == kind]
     missing = [v for v in verdicts if not v.selected_by and not v.undecided]
@@ -216,8 +231,7 @@ def selection_summary(kind: str, objects: Sequence[Mapping[str, Any]],
             f"{kind} {v.name}: {_first(v.undecided, 'Prometheus objects')}"
             for v in undecided)
     by = sorted({ref for v in verdicts for ref in v.selected_by})
-    return "True", "Selected", (f"{_plural(kind, names)} selected by Prometheus "
-                                f"{_first(by, 'more', ', ')}")
+    return "True", "Selected", f"{_plural(kind, names)} selected by {_first(by, 'more', ', ')}"
 
 
 def _first(items: Sequence[str], noun: str, sep: str = "; ", limit: int = 3) -> str:
