@@ -74,8 +74,9 @@ check: venv ## lint and unit tests: no environment, nothing built (fails in seco
 # built; PYTEST_ARGS apply to the integration and e2e run only.
 test: ## check beside images, generated copies, then the integration and e2e suites
 	@# check (lint, unit tests) needs no environment: it runs while the images build,
-	@# each one's output kept together; either failing stops the run before pytest.
-	@$(MAKE) --no-print-directory -j2 --output-sync=target check images \
+	@# their lines interleaved (a cold build's progress shows as it goes); either one
+	@# failing stops the run before pytest.
+	@$(MAKE) --no-print-directory -j2 --output-sync=line check images \
 		PYTEST_ARGS= ENV_PARTS="$(TEST_PARTS)"
 	@$(MAKE) --no-print-directory check-generated
 	@$(IN_ENV) && scripts/run-pytest.sh --durations=15 tests/integration tests/e2e $(PYTEST_ARGS)
