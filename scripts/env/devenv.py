@@ -5,7 +5,7 @@ package registries (no Docker).
 
   devenv.py up [PART...]       build what is missing, start what is not running;
                                optional parts only when named (prometheus-operator,
-                               alertmanager: scripts/env/parts.py)
+                               alertmanager, grafana-operator: scripts/env/parts.py)
   devenv.py down               stop exactly the processes `up` started
   devenv.py status             what runs, where, and the tool versions
   devenv.py build              only build/fetch the binaries and jars
