@@ -95,34 +95,32 @@ def thirdparty_crds(dyn: DynamicClient, kube_api: client.ApiClient) -> list[str]
     return install_crds(dyn, kube_api, paths)
 
 
-@pytest.fixture(scope="session")
-def prometheus_operator(kube_api: client.ApiClient) -> str:
-    """A real prometheus-operator watching the cluster (an optional part of the
-    environment, with all of its CRDs installed): its URL."""
-    fix = "run `make env-up ENV_PARTS=prometheus-operator` (the test targets do)"
-    url = require_env("DASHSTREAM_PROMETHEUS_OPERATOR_URL", fix)
+def _optional_part(part: str, variable: str, path: str) -> str:
+    """The base URL of an optional part of the environment, once it answers at ``path``;
+    missing: fail with the command that provides it."""
+    fix = f"run `make env-up ENV_PARTS={part}` (the test targets do)"
+    url = require_env(variable, fix)
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=5):
+        with urllib.request.urlopen(f"{url}{path}", timeout=5):
             pass
     except OSError as exc:
-        pytest.fail(f"prometheus-operator at {url} does not answer ({exc}): {fix}",
-                    pytrace=False)
+        pytest.fail(f"{part} at {url} does not answer ({exc}): {fix}", pytrace=False)
     return url
 
 
 @pytest.fixture(scope="session")
+def prometheus_operator(kube_api: client.ApiClient) -> str:
+    """A real prometheus-operator watching the cluster (with all of its CRDs): its URL."""
+    return _optional_part("prometheus-operator", "DASHSTREAM_PROMETHEUS_OPERATOR_URL",
+                          "/healthz")
+
+
+@pytest.fixture(scope="session")
 def grafana_operator(kube_api: client.ApiClient) -> str:
-    """A real grafana-operator v5 watching the cluster (an optional part of the
-    environment, with all of its CRDs installed): its version."""
-    fix = "run `make env-up ENV_PARTS=grafana-operator` (the test targets do)"
-    metrics = require_env("DASHSTREAM_GRAFANA_OPERATOR_METRICS", fix)
-    try:
-        with urllib.request.urlopen(f"{metrics}/metrics", timeout=5):
-            pass
-    except OSError as exc:
-        pytest.fail(f"grafana-operator at {metrics} does not answer ({exc}): {fix}",
-                    pytrace=False)
-    return require_env("DASHSTREAM_GRAFANA_OPERATOR_VERSION", fix)
+    """A real grafana-operator v5 watching the cluster (with all of its CRDs): its
+    version."""
+    _optional_part("grafana-operator", "DASHSTREAM_GRAFANA_OPERATOR_METRICS", "/metrics")
+    return require_env("DASHSTREAM_GRAFANA_OPERATOR_VERSION")
 
 
 @pytest.fixture

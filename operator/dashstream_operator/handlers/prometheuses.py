@@ -52,6 +52,9 @@ def refresh_prometheuses(kube: Kube, index: PrometheusIndex) -> bool:
     lists again). Returns whether the verdicts may change."""
     changed = False
     for group, version, plural, kind in SERVERS:
+        if not kube.has_kind(f"{group}/{version}", kind):  # discovery, cached: no 404s
+            changed = index.replace("absent", [], kind=kind) or changed
+            continue
         try:
             listing: Any = kube.custom.list_cluster_custom_object(group, version, plural)
         except client.ApiException as exc:
