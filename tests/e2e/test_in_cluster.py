@@ -355,6 +355,11 @@ def test_in_cluster_scenario(kube_api: client.ApiClient, dyn: DynamicClient, nam
         injected_gap_fires_alert(prom, rule_expr(custom, namespace, "SequenceGapsDetected"),
                                  service_url(core, namespace, f"{name}-quality-monitor",
                                              "metrics"))
+        # The websocket-server's lag monitor publishes its gauges after its first poll
+        # (its own interval); the lag panels have data from then on.
+        wait_until(lambda: prom_query(prom, f'websocket_kafka_consumer_lag{{namespace='
+                                            f'"{namespace}"}}'),
+                   timeout=60, what="the websocket-server's first lag poll scraped")
         dashboards_return_data(prom, time.time() - scraping_since, SCRAPE_INTERVAL)
         # The rule's `for: 1m` runs out while the next phases run; the alert is checked
         # at the receiver after them.
